@@ -1,0 +1,3 @@
+"""mailbot: the email side of a call for proposals."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,167 @@
+"""The data that flows through mailbot: findings, tasks, and what readers hand to validation.
+
+Nothing here imports a mail, Excel or Word library; readers translate those formats into these types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+#: A cell value exactly as a reader found it (text keeps its spelling; numbers and dates keep their type).
+CellValue = str | int | float | bool | dt.datetime | dt.date | dt.time | None
+
+#: The task field keys: a contract other parts and tools rely on.
+TASK_FIELDS: tuple[str, ...] = (
+    "stt",
+    "ten_nhiem_vu",
+    "dinh_huong",
+    "muc_tieu",
+    "noi_dung",
+    "san_pham",
+    "don_vi_chu_tri",
+    "don_vi_phoi_hop",
+    "bat_dau",
+    "ket_thuc",
+    "kinh_phi_tong",
+    "kinh_phi_nsnn",
+    "kinh_phi_khac",
+    "ghi_chu",
+    "loai",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem at one place. `message` and `hint` are Vietnamese, for the submitter."""
+
+    code: str
+    severity: Severity
+    message: str
+    hint: str = ""
+    file: str | None = None
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+    cell: str | None = None
+    field: str | None = None
+    task_index: int | None = None
+    value: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a value was read: a sheet cell (xlsx/xls) or a Word table cell ('Bảng 1')."""
+
+    file: str
+    sheet: str
+    row: int  # 1-based
+    column: str  # letter, "A", "B", …
+
+    @property
+    def cell(self) -> str:
+        return f"{self.column}{self.row}"
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A rectangle of cells: one worksheet, or one Word table.
+
+    `rows[r][c]` is 0-based; the sheet's row r+1, column letter of c+1. A merged range keeps its
+    value in its top-left cell and None elsewhere; `merges` lists the ranges as 0-based inclusive
+    (first_row, first_col, last_row, last_col).
+    """
+
+    file: str
+    sheet: str
+    rows: list[list[CellValue]]
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: Text found above or around the table that belongs to no cell (Word paragraphs before a table).
+    preamble: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TextDocument:
+    """The text of a document in reading order: paragraphs, and each table row as one line."""
+
+    file: str
+    paragraphs: list[str]
+
+
+FileKind = Literal["xlsx", "xlsm", "xls", "docx", "docm", "pdf", "unknown"]
+
+
+@dataclass
+class ReadResult:
+    """What one attached file yielded: its tables, its text, and what was wrong with it."""
+
+    file: str
+    kind: FileKind
+    grids: list[Grid] = field(default_factory=list)
+    text: TextDocument | None = None
+    findings: list[Finding] = field(default_factory=list)
+    #: True when a PDF had extractable text (a converted document), False for a scan or no PDF.
+    has_text: bool = False
+
+
+@dataclass
+class Task:
+    """One proposed task, every field as written (typed where the rules give a type)."""
+
+    stt: int | None = None
+    ten_nhiem_vu: str | None = None
+    dinh_huong: int | None = None
+    muc_tieu: str | None = None
+    noi_dung: str | None = None
+    san_pham: str | None = None
+    don_vi_chu_tri: str | None = None
+    don_vi_phoi_hop: str | None = None
+    bat_dau: str | None = None
+    ket_thuc: str | None = None
+    kinh_phi_tong: float | None = None
+    kinh_phi_nsnn: float | None = None
+    kinh_phi_khac: float | None = None
+    ghi_chu: str | None = None
+    loai: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Description:
+    """One Phụ lục 2 task description (thuyết minh), by section."""
+
+    file: str
+    index: int  # 0-based within the file
+    sections: dict[str, str]  # folded section key -> text, e.g. "ten_nhiem_vu", "kinh_phi"
+    ten_nhiem_vu: str | None = None
+    kinh_phi_tong: float | None = None
+    kinh_phi_text: str | None = None
+
+
+@dataclass
+class ValidationResult:
+    """One submission read as a whole: the organisation, every task, every finding."""
+
+    organization: str | None
+    tasks: list[Task]
+    findings: list[Finding]
+    descriptions: list[Description] = field(default_factory=list)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity == "error" for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "organization": self.organization,
+            "tasks": [t.to_dict() for t in self.tasks],
+            "findings": [f.to_dict() for f in self.findings],
+        }
