@@ -126,6 +126,8 @@ def locate_header(grid: Grid, columns: list[Column]) -> tuple[int, int, dict[str
     cover = _filled(grid)
     best: tuple[int, int, dict[str, int]] | None = None
     for r in range(min(HEADER_SCAN_ROWS, len(grid.rows))):
+        if not _row_text(grid.rows[r]) and not any((r, c) in cover for c in range(len(grid.rows[r]))):
+            continue
         for depth in (1, 2):
             found = _assign(_header_labels(grid, cover, r, depth), columns)
             if "ten_nhiem_vu" in found and len(found) >= 3 and (best is None or len(found) > len(best[2])):
