@@ -67,9 +67,7 @@ def test_the_workbook_has_the_data_sheet_first_and_active_then_the_instructions_
     assert workbook["Hướng dẫn"].sheet_state == "visible"
 
 
-def test_the_preamble_holds_the_title_the_call_and_the_four_contact_cells(
-    sheet: Worksheet, rules: Rules
-) -> None:
+def test_the_preamble_holds_the_title_the_call_and_the_four_contact_cells(sheet: Worksheet, rules: Rules) -> None:
     assert sheet["A1"].value == "PHỤ LỤC 1 — DANH MỤC NHIỆM VỤ ĐỀ XUẤT"
     assert sheet["A1"].font.bold
     assert sheet["A2"].value == rules.call.title
@@ -197,9 +195,7 @@ def test_the_instructions_give_the_deadline_and_the_contact(workbook: Workbook, 
     assert "0983377379" in text
 
 
-def test_the_instructions_explain_every_column_and_every_orientation(
-    workbook: Workbook, rules: Rules
-) -> None:
+def test_the_instructions_explain_every_column_and_every_orientation(workbook: Workbook, rules: Rules) -> None:
     lines = _instructions(workbook).splitlines()
     for number, column in enumerate(rules.columns, start=1):
         line = next(x for x in lines if x.startswith(f"({number}) "))
@@ -279,9 +275,7 @@ def test_blank_forms_are_named_with_the_receipt_prefix_in_ascii(rules: Rules) ->
     assert all(name.isascii() for name in names)
 
 
-def test_write_blank_forms_creates_the_folder_and_writes_two_readable_files(
-    rules: Rules, tmp_path: Path
-) -> None:
+def test_write_blank_forms_creates_the_folder_and_writes_two_readable_files(rules: Rules, tmp_path: Path) -> None:
     out = tmp_path / "templates" / "2024"
     paths = write_blank_forms(rules, out)
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths)

@@ -108,9 +108,7 @@ def test_content_lines_beginning_with_noi_dung_are_not_headings() -> None:
     assert description.sections["muc_tieu"] == (
         "Xây dựng bộ định mức.\nNội dung này nhằm làm rõ mục tiêu của nhiệm vụ."
     )
-    assert description.sections["noi_dung"] == (
-        "Nội dung 1: Khảo sát hiện trạng.\na) Nội dung 2: Đề xuất định mức."
-    )
+    assert description.sections["noi_dung"] == ("Nội dung 1: Khảo sát hiện trạng.\na) Nội dung 2: Đề xuất định mức.")
 
 
 def test_a_budget_table_inside_the_kinh_phi_section_is_part_of_its_text() -> None:

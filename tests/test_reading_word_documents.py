@@ -113,9 +113,7 @@ def test_a_macro_enabled_document_is_read_with_a_macro_warning() -> None:
     result = read_docx("phu_luc_1.docm", data)
 
     assert result.kind == "docm"
-    assert [(f.code, f.severity, f.file) for f in result.findings] == [
-        ("macro_file", "warning", "phu_luc_1.docm")
-    ]
+    assert [(f.code, f.severity, f.file) for f in result.findings] == [("macro_file", "warning", "phu_luc_1.docm")]
     assert result.grids[0].rows == [["STT", "Tên nhiệm vụ"]]
     assert result.text is not None
     assert result.text.paragraphs[0] == "Tên đơn vị: Viện Cơ khí"

@@ -131,9 +131,7 @@ def _write_header(sheet: Worksheet, columns: list[Column]) -> None:
     for span in header_spans(columns):
         put_text(sheet, HEADER_ROW, span.first, span.text)
         if span.is_group and span.last > span.first:
-            sheet.merge_cells(
-                start_row=HEADER_ROW, start_column=span.first, end_row=HEADER_ROW, end_column=span.last
-            )
+            sheet.merge_cells(start_row=HEADER_ROW, start_column=span.first, end_row=HEADER_ROW, end_column=span.last)
         elif not span.is_group:
             sheet.merge_cells(
                 start_row=HEADER_ROW, start_column=span.first, end_row=SUBHEADER_ROW, end_column=span.first
@@ -259,8 +257,7 @@ def _layout_lines() -> list[str]:
     return [
         f"- Ghi tên đơn vị, người liên hệ, điện thoại và email ngay sau dấu hai chấm, trong cùng một ô "
         f"(ô A{first} đến A{last}), ví dụ: «Tên đơn vị: Viện Nghiên cứu ABC».",
-        f"- Mỗi nhiệm vụ ghi trên một dòng, bắt đầu từ dòng {FIRST_DATA_ROW}; cần thêm dòng thì ghi tiếp "
-        "xuống dưới.",
+        f"- Mỗi nhiệm vụ ghi trên một dòng, bắt đầu từ dòng {FIRST_DATA_ROW}; cần thêm dòng thì ghi tiếp xuống dưới.",
         f"- Giữ nguyên các dòng tiêu đề (dòng {HEADER_ROW} đến {NUMBER_ROW}), tên và thứ tự các cột.",
     ]
 

@@ -28,9 +28,7 @@ _SDT, _SDT_CONTENT, _CUSTOM_XML = qn("w:sdt"), qn("w:sdtContent"), qn("w:customX
 _VAL = qn("w:val")
 
 #: Run content that carries text; runs inside text boxes are skipped (they float outside the flow).
-_RUN_TEXT_XPATH = (
-    ".//w:r[not(ancestor::w:txbxContent)]/*[self::w:t or self::w:tab or self::w:br or self::w:cr]"
-)
+_RUN_TEXT_XPATH = ".//w:r[not(ancestor::w:txbxContent)]/*[self::w:t or self::w:tab or self::w:br or self::w:cr]"
 _MACRO_MEMBER = "word/vbaproject.bin"
 
 

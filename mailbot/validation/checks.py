@@ -105,9 +105,7 @@ def read_cell(raw: RawRow, column: Column, index: int) -> tuple[Typed | None, li
     if value is None or (isinstance(value, str) and not value.strip()):
         if column.required:
             return None, [
-                at_cell(
-                    raw, column.key, index, "missing_value", f"Thiếu «{column.label}».", _fill_hint(column)
-                )
+                at_cell(raw, column.key, index, "missing_value", f"Thiếu «{column.label}».", _fill_hint(column))
             ]
         return None, []
     parsed = parse_cell(value, column)
@@ -266,9 +264,7 @@ def similarity(a: str, b: str) -> float:
     return SequenceMatcher(None, fold(a), fold(b)).ratio()
 
 
-def match_descriptions(
-    tasks: list[Task], descriptions: list[Description], threshold: float
-) -> dict[int, Description]:
+def match_descriptions(tasks: list[Task], descriptions: list[Description], threshold: float) -> dict[int, Description]:
     """task index -> its description: best name similarity first, each description used once."""
     pairs = sorted(
         (

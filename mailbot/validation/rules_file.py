@@ -54,14 +54,16 @@ def parse_rules(text: str, path: Path | str = "<rules>") -> Rules:
     try:
         return Rules.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        problems = exc.errors()
+        # A misspelt key shows up as "unknown key" plus "missing": the unknown one is the cause.
+        first = next((e for e in problems if e["type"] == "extra_forbidden"), problems[0])
         loc = tuple(first["loc"])
         key = dotted(loc)
         reason = first["msg"]
         if first["type"] == "extra_forbidden":
             reason = "unknown key (a typo?)"
-        if len(exc.errors()) > 1:
-            reason += f" (and {len(exc.errors()) - 1} more problem(s))"
+        if len(problems) > 1:
+            reason += f" (and {len(problems) - 1} more problem(s))"
         raise ConfigError(path, reason, key=key, line=locate(text, loc)) from exc
 
 

@@ -12,9 +12,7 @@ from docx.table import Table
 
 _DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
 _DOCM_MAIN = "application/vnd.ms-word.document.macroEnabled.main+xml"
-_VBA_OVERRIDE = (
-    '<Override PartName="/word/vbaProject.bin" ContentType="application/vnd.ms-office.vbaProject"/>'
-)
+_VBA_OVERRIDE = '<Override PartName="/word/vbaProject.bin" ContentType="application/vnd.ms-office.vbaProject"/>'
 
 
 def docx_bytes(
@@ -48,11 +46,7 @@ def add_table(
     width = max((len(row) for row in table), default=0)
     word_table: Table = document.add_table(rows=len(table), cols=width)
     covered = {
-        (r, c)
-        for r0, c0, r1, c1 in merges
-        for r in range(r0, r1 + 1)
-        for c in range(c0, c1 + 1)
-        if (r, c) != (r0, c0)
+        (r, c) for r0, c0, r1, c1 in merges for r in range(r0, r1 + 1) for c in range(c0, c1 + 1) if (r, c) != (r0, c0)
     }
     for r, row in enumerate(table):
         for c, value in enumerate(row):

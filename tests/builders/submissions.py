@@ -101,8 +101,7 @@ class Layout:
     def merge_ranges(self) -> list[str]:
         """The merges as Excel ranges ('A5:A6')."""
         return [
-            f"{get_column_letter(c1 + 1)}{r1 + 1}:{get_column_letter(c2 + 1)}{r2 + 1}"
-            for r1, c1, r2, c2 in self.merges
+            f"{get_column_letter(c1 + 1)}{r1 + 1}:{get_column_letter(c2 + 1)}{r2 + 1}" for r1, c1, r2, c2 in self.merges
         ]
 
     def xlwt_merges(self) -> list[tuple[int, int, int, int]]:

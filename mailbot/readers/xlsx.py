@@ -1,0 +1,54 @@
+"""Excel 2007+ workbooks (.xlsx, .xlsm) to grids, one per worksheet that holds a value."""
+
+from __future__ import annotations
+
+import warnings
+from io import BytesIO
+
+import openpyxl
+from openpyxl.worksheet.worksheet import Worksheet
+
+from mailbot.model import CellValue, Finding, Grid, ReadResult
+from mailbot.readers import Merge, make_grid, plain
+from mailbot.readers.sniff import unreadable
+
+_BROKEN = "tệp bị hỏng hoặc tài liệu bị lỗi định dạng, không đúng cấu trúc bảng tính Excel"
+
+
+def read_xlsx(name: str, data: bytes) -> ReadResult:
+    """Every non-empty worksheet of the workbook in `data`, cached formula values, merges kept."""
+    try:
+        grids, findings = _read(name, data)
+    # The reader's boundary: openpyxl, zipfile and the XML parser raise many unrelated exception
+    # types on hostile or broken files (BadZipFile, KeyError, ValueError, defusedxml's errors, …),
+    # and a broken attachment must become a finding, never a crash.
+    except Exception:
+        return ReadResult(file=name, kind="xlsx", findings=[unreadable(name, _BROKEN)])
+    return ReadResult(file=name, kind="xlsx", grids=grids, findings=findings)
+
+
+def _read(name: str, data: bytes) -> tuple[list[Grid], list[Finding]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "extension not supported" and the like: noise, not problems
+        book = openpyxl.load_workbook(BytesIO(data), read_only=False, data_only=True, keep_links=False)
+    grids: list[Grid] = []
+    findings: list[Finding] = []
+    try:
+        for sheet in book.worksheets:
+            grid, notes = make_grid(name, sheet.title, _cells(sheet), _merges(sheet))
+            grids.extend([grid] if grid else [])
+            findings.extend(notes)
+    finally:
+        book.close()
+    return grids, findings
+
+
+def _cells(sheet: Worksheet) -> dict[tuple[int, int], CellValue]:
+    """The sheet's stored cells, 0-based; never creates cells (a sheet may be sparse and huge)."""
+    return {(r - 1, c - 1): plain(cell.value) for (r, c), cell in sheet._cells.items()}
+
+
+def _merges(sheet: Worksheet) -> list[Merge]:
+    return [
+        (span.min_row - 1, span.min_col - 1, span.max_row - 1, span.max_col - 1) for span in sheet.merged_cells.ranges
+    ]

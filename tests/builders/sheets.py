@@ -1,0 +1,197 @@
+"""Build real spreadsheet, PDF and legacy Office files in memory for tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import struct
+import zipfile
+from collections.abc import Sequence
+
+import openpyxl
+from openpyxl.worksheet.worksheet import Worksheet
+
+Rows = list[list[object]]
+
+_MACRO_BOOK = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+_PLAIN_BOOK = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+
+
+def _fill(ws: Worksheet, rows: Rows) -> None:
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row, start=1):
+            if value is None:
+                continue
+            cell = ws.cell(row=r, column=c, value=value)  # type: ignore[arg-type]
+            if isinstance(value, str):
+                cell.data_type = "s"  # text stays text even when it starts with "="
+
+
+def xlsx_bytes(
+    rows: Rows,
+    *,
+    sheet: str = "Phụ lục 1",
+    merges: Sequence[str] = (),
+    sheets_before: Sequence[tuple[str, Rows]] = (),
+    macro: bool = False,
+) -> bytes:
+    """An .xlsx (or, with `macro`, an .xlsm holding a vbaProject.bin) with `rows` from A1."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)  # type: ignore[arg-type]
+    for title, before in sheets_before:
+        _fill(book.create_sheet(title), before)
+    main = book.create_sheet(sheet)
+    _fill(main, rows)
+    for span in merges:
+        main.merge_cells(span)
+    out = io.BytesIO()
+    book.save(out)
+    return _add_macro(out.getvalue()) if macro else out.getvalue()
+
+
+def _add_macro(data: bytes) -> bytes:
+    """The workbook with a (dummy) VBA project, declared as Excel does for an .xlsm."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "[Content_Types].xml":
+                override = (
+                    '<Override PartName="/xl/vbaProject.bin" ContentType="application/vnd.ms-office.vbaProject"/>'
+                )
+                content = content.replace(_PLAIN_BOOK.encode(), _MACRO_BOOK.encode())
+                content = content.replace(b"</Types>", override.encode() + b"</Types>")
+            target.writestr(info.filename, content)
+        target.writestr("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0not-really-vba" * 8)
+    return out.getvalue()
+
+
+def xls_bytes(
+    rows: Rows,
+    *,
+    sheet: str = "Phụ lục 1",
+    merges: Sequence[tuple[int, int, int, int]] = (),
+) -> bytes:
+    """A legacy .xls written by xlwt; merges as 0-based (first_row, last_row, first_col, last_col)."""
+    import xlwt  # type: ignore[import-untyped]
+
+    book = xlwt.Workbook(encoding="utf-8")
+    ws = book.add_sheet(sheet)
+    date_style = xlwt.easyxf(num_format_str="DD/MM/YYYY")
+    covered = {(r, c) for r1, r2, c1, c2 in merges for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)}
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is not None and (r, c) not in covered:
+                ws.write(r, c, value, *_style(value, date_style))
+    for r1, r2, c1, c2 in merges:
+        value = rows[r1][c1] if r1 < len(rows) and c1 < len(rows[r1]) else None
+        ws.write_merge(r1, r2, c1, c2, "" if value is None else value, *_style(value, date_style))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _style(value: object, date_style: object) -> tuple[object, ...]:
+    return (date_style,) if isinstance(value, dt.date) else ()
+
+
+def encrypted_xlsx_bytes(rows: Rows, password: str = "secret") -> bytes:
+    """A really password-protected workbook (ECMA-376 agile encryption in a CFB container)."""
+    from msoffcrypto.format.ooxml import OOXMLFile  # type: ignore[import-untyped]
+
+    out = io.BytesIO()
+    OOXMLFile(io.BytesIO(xlsx_bytes(rows))).encrypt(password, out)
+    return out.getvalue()
+
+
+def encrypted_xls_bytes(rows: Rows) -> bytes:
+    """A legacy .xls that announces encryption: its first record after BOF becomes a FILEPASS record.
+
+    xlwt cannot encrypt; xlrd refuses any workbook with FILEPASS, as it does with real encrypted ones.
+    """
+    data = xls_bytes(rows)
+    at = data.index(b"\x09\x08\x10\x00") + 4 + 16  # BIFF8 BOF: type, length 16, then its data
+    assert data[at : at + 4] == b"\xe1\x00\x02\x00", "xlwt no longer starts with INTERFACEHDR"
+    return data[:at] + b"\x2f\x00" + data[at + 2 :]
+
+
+def pdf_bytes(text: str | None = None) -> bytes:
+    """A one-page PDF: blank like a scan when `text` is None, else with `text` extractable (ASCII)."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=595, height=842)
+    if text is not None:
+        font = DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+            }
+        )
+        fonts = DictionaryObject({NameObject("/F1"): writer._add_object(font)})
+        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): fonts})
+        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        stream = DecodedStreamObject()
+        stream.set_data(f"BT /F1 12 Tf 72 770 Td ({escaped}) Tj ET".encode("latin-1"))
+        page[NameObject("/Contents")] = writer._add_object(stream)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def cfb_bytes(streams: Sequence[str]) -> bytes:
+    """A minimal but valid Compound File (the container of .doc/.xls) holding empty-ish `streams`.
+
+    Version 3, 512-byte sectors: sector 0 is the FAT, sector 1 the directory (up to 3 streams),
+    then one 4096-byte data sector run per stream.
+    """
+    end, free, fat_sector = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
+    entries = [_dir_entry("Root Entry", 5, child=1 if streams else free, start=end, size=0)]
+    fat = [fat_sector, end]
+    for index, name in enumerate(streams[:3]):
+        first = len(fat)
+        fat += [*range(first + 1, first + 8), end]
+        sibling = index + 2 if index + 1 < len(streams[:3]) else free
+        entries.append(_dir_entry(name, 2, right=sibling, start=first, size=4096))
+    entries += [b"\0" * 64 + struct.pack("<HBB", 0, 0, 1) + b"\xff" * 12 + b"\0" * 48] * (4 - len(entries))
+    header = _cfb_header()
+    fat_bytes = struct.pack(f"<{len(fat)}I", *fat) + b"\xff" * (512 - 4 * len(fat))
+    data = b"".join(b"\x01" * 4096 for _ in streams[:3])
+    return header + fat_bytes + b"".join(entries) + data
+
+
+def _dir_entry(
+    name: str, kind: int, *, child: int = 0xFFFFFFFF, right: int = 0xFFFFFFFF, start: int, size: int
+) -> bytes:
+    encoded = (name + "\0").encode("utf-16-le")
+    head = encoded.ljust(64, b"\0") + struct.pack("<HBB", len(encoded), kind, 1)
+    links = struct.pack("<III", 0xFFFFFFFF, right, child)
+    return head + links + b"\0" * 16 + b"\0" * 4 + b"\0" * 16 + struct.pack("<IQ", start, size)
+
+
+def _cfb_header() -> bytes:
+    magic = bytes.fromhex("D0CF11E0A1B11AE1")
+    fields = struct.pack(
+        "<16sHHHHH6sIIIIIIIII",
+        b"\0" * 16,
+        0x3E,
+        3,
+        0xFFFE,
+        9,
+        6,
+        b"\0" * 6,
+        0,
+        1,
+        1,
+        0,
+        4096,
+        0xFFFFFFFE,
+        0,
+        0xFFFFFFFE,
+        0,
+    )
+    difat = struct.pack("<I", 0) + b"\xff" * (436 - 4)
+    return magic + fields + difat
