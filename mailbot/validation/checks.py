@@ -265,20 +265,43 @@ def similarity(a: str, b: str) -> float:
 
 
 def match_descriptions(tasks: list[Task], descriptions: list[Description], threshold: float) -> dict[int, Description]:
-    """task index -> its description: best name similarity first, each description used once."""
-    pairs = sorted(
-        (
-            (similarity(t.ten_nhiem_vu or "", d.ten_nhiem_vu or ""), i, j)
-            for i, t in enumerate(tasks)
-            for j, d in enumerate(descriptions)
-            if t.ten_nhiem_vu and d.ten_nhiem_vu
-        ),
-        reverse=True,
-    )
+    """task index -> its description: identical folded names first, then best similarity, each used once."""
+    task_keys = [fold(t.ten_nhiem_vu or "") for t in tasks]
+    desc_keys = [fold(d.ten_nhiem_vu or "") for d in descriptions]
     matched: dict[int, Description] = {}
     used: set[int] = set()
-    for score, i, j in pairs:
-        if score >= threshold and i not in matched and j not in used:
+    by_name: dict[str, list[int]] = {}
+    for j, key in enumerate(desc_keys):
+        by_name.setdefault(key, []).append(j)
+    for i, key in enumerate(task_keys):
+        free = [j for j in by_name.get(key, []) if j not in used] if key else []
+        if free:
+            matched[i] = descriptions[free[0]]
+            used.add(free[0])
+    for _score, i, j in sorted(_similar_pairs(task_keys, desc_keys, matched, used, threshold), reverse=True):
+        if i not in matched and j not in used:
             matched[i] = descriptions[j]
             used.add(j)
     return matched
+
+
+def _similar_pairs(
+    task_keys: list[str], desc_keys: list[str], matched: dict[int, Description], used: set[int], threshold: float
+) -> Iterator[tuple[float, int, int]]:
+    """(similarity, task, description) for unmatched pairs at or above the threshold.
+
+    The cheap upper bounds of SequenceMatcher skip most pairs before the full ratio.
+    """
+    matcher = SequenceMatcher(autojunk=False)
+    for i, task_key in enumerate(task_keys):
+        if i in matched or not task_key:
+            continue
+        matcher.set_seq2(task_key)
+        for j, desc_key in enumerate(desc_keys):
+            if j in used or not desc_key:
+                continue
+            matcher.set_seq1(desc_key)
+            if matcher.real_quick_ratio() >= threshold and matcher.quick_ratio() >= threshold:
+                score = matcher.ratio()
+                if score >= threshold:
+                    yield score, i, j
