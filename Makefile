@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint typecheck pytest venv demo bench clean
+.PHONY: test lint typecheck pytest venv bench clean
 
 test: venv lint typecheck pytest
 

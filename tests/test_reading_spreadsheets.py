@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import unicodedata
-import zipfile
 
 import openpyxl
 import pytest
 
 from mailbot.readers import MAX_ROWS, ensure_safe_xml, read_file
 from mailbot.readers.sniff import sniff
-from tests.builders.sheets import pdf_bytes, xls_bytes, xlsx_bytes
+from tests.builders.sheets import pdf_bytes, with_member, xls_bytes, xlsx_bytes, zip_bytes, zip_members
 
 HEADER = ["STT", "Tên nhiệm vụ", "Định hướng", "Kinh phí", "Bắt đầu"]
 TASK = [1, "Truyền thông về sản xuất bền vững", "1", 1500.5, dt.datetime(2024, 1, 1)]
@@ -162,7 +160,7 @@ def test_a_workbook_named_xlsx_that_holds_a_vba_project_is_recognised_as_macro_b
 
 
 def test_a_workbook_with_an_excel4_macro_sheet_is_recognised_as_macro() -> None:
-    data = _add_member(xlsx_bytes([HEADER]), "xl/macrosheets/sheet1.xml", b"<xm/>")
+    data = with_member(xlsx_bytes([HEADER]), "xl/macrosheets/sheet1.xml", b"<xm/>")
 
     assert codes(read_file("bang.xlsx", data)) == ["macro_file"]
 
@@ -190,8 +188,8 @@ def test_a_blank_page_pdf_like_a_scan_has_no_text() -> None:
 
 
 def test_a_docx_and_a_docm_are_recognised_by_their_parts() -> None:
-    docx = _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
-    docm = _add_member(docx, "word/vbaProject.bin", b"vba")
+    docx = zip_bytes({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
+    docm = with_member(docx, "word/vbaProject.bin", b"vba")
 
     assert (sniff("a.docx", docx).read_as, sniff("a.docx", docx).findings) == ("docx", [])
     verdict = sniff("a.docx", docm)
@@ -200,7 +198,7 @@ def test_a_docx_and_a_docm_are_recognised_by_their_parts() -> None:
 
 
 def test_a_docx_named_xlsx_is_read_as_a_docx_with_a_warning() -> None:
-    docx = _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
+    docx = zip_bytes({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
 
     verdict = sniff("bang.xlsx", docx)
 
@@ -225,24 +223,7 @@ def test_start_up_refuses_when_openpyxl_would_parse_xml_without_defusedxml(
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return out.getvalue()
-
-
-def _members(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return {info.filename: archive.read(info) for info in archive.infolist()}
-
-
-def _add_member(data: bytes, name: str, content: bytes) -> bytes:
-    return _zip({**_members(data), name: content})
-
-
 def _rewrite(data: bytes, name: str, change: object) -> bytes:
-    members = _members(data)
+    members = zip_members(data)
     members[name] = change(members[name])  # type: ignore[operator]
-    return _zip(members)
+    return zip_bytes(members)

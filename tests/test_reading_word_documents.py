@@ -7,6 +7,7 @@ import zipfile
 
 import docx
 
+from mailbot.readers import read_file
 from mailbot.readers.docx import read_docx
 from tests.builders.documents import add_table, docx_bytes, docx_with_nested_table, save
 
@@ -107,10 +108,10 @@ def test_a_nested_table_is_read_as_text_of_its_outer_cell_without_a_grid_of_its_
     assert "in 1 | in 2" in grid.rows[0][0]
 
 
-def test_a_macro_enabled_document_is_read_with_a_macro_warning() -> None:
+def test_a_macro_enabled_document_is_read_with_exactly_one_macro_warning() -> None:
     data = docx_bytes(["Tên đơn vị: Viện Cơ khí"], [["STT", "Tên nhiệm vụ"]], macro=True)
 
-    result = read_docx("phu_luc_1.docm", data)
+    result = read_file("phu_luc_1.docm", data)
 
     assert result.kind == "docm"
     assert [(f.code, f.severity, f.file) for f in result.findings] == [("macro_file", "warning", "phu_luc_1.docm")]

@@ -17,8 +17,11 @@ from tests.builders.sheets import (
     encrypted_xls_bytes,
     encrypted_xlsx_bytes,
     pdf_bytes,
+    with_member,
     xls_bytes,
     xlsx_bytes,
+    zip_bytes,
+    zip_members,
 )
 
 ROWS: list[list[object]] = [["STT", "Tên nhiệm vụ"], [1, "Truyền thông"]]
@@ -76,7 +79,7 @@ def test_the_xlsx_reader_on_its_own_turns_a_bad_crc_into_a_finding() -> None:
 
 
 def test_a_billion_laughs_sheet_is_rejected_as_malformed_without_expanding_entities() -> None:
-    data = _rewrite(xlsx_bytes(ROWS), SHEET, LAUGHS + WORKSHEET)
+    data = with_member(xlsx_bytes(ROWS), SHEET, LAUGHS + WORKSHEET)
 
     result = read_file("bang.xlsx", data)
 
@@ -87,7 +90,7 @@ def test_a_billion_laughs_sheet_is_rejected_as_malformed_without_expanding_entit
 
 def test_entities_hidden_behind_a_long_comment_are_still_refused_by_the_xml_parser() -> None:
     head = b'<?xml version="1.0"?>\n<!--' + b"x" * 100_000 + b"-->\n"
-    data = _rewrite(xlsx_bytes(ROWS), SHEET, head + LAUGHS.split(b"\n", 1)[1] + WORKSHEET)
+    data = with_member(xlsx_bytes(ROWS), SHEET, head + LAUGHS.split(b"\n", 1)[1] + WORKSHEET)
 
     result = read_file("bang.xlsx", data)
 
@@ -97,7 +100,7 @@ def test_entities_hidden_behind_a_long_comment_are_still_refused_by_the_xml_pars
 
 def test_an_external_entity_never_reads_a_local_file() -> None:
     xxe = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY lol9 SYSTEM "file:///etc/hostname">]>'
-    data = _rewrite(xlsx_bytes(ROWS), SHEET, xxe + WORKSHEET)
+    data = with_member(xlsx_bytes(ROWS), SHEET, xxe + WORKSHEET)
 
     result = read_file("bang.xlsx", data)
 
@@ -107,7 +110,7 @@ def test_an_external_entity_never_reads_a_local_file() -> None:
 
 def test_a_member_that_expands_a_thousandfold_is_refused_before_parsing() -> None:
     bomb = xlsx_bytes(ROWS)
-    bomb = _rewrite(bomb, SHEET, _members(bomb)[SHEET] + b" " * 5_000_000)
+    bomb = with_member(bomb, SHEET, zip_members(bomb)[SHEET] + b" " * 5_000_000)
 
     result = read_file("bang.xlsx", bomb)
 
@@ -124,7 +127,7 @@ def test_a_workbook_that_expands_beyond_the_configured_size_is_refused() -> None
 
 def test_a_zip_with_more_than_ten_thousand_members_is_refused() -> None:
     members = {f"xl/media/{i}.bin": b"" for i in range(10_001)}
-    data = _zip({**_members(xlsx_bytes(ROWS)), **members})
+    data = zip_bytes({**zip_members(xlsx_bytes(ROWS)), **members})
 
     assert only(read_file("bang.xlsx", data)) == ("file_too_complex", "error")
 
@@ -161,7 +164,7 @@ def test_an_executable_named_xlsx_is_a_type_mismatch_error() -> None:
 
 
 def test_a_plain_zip_named_xlsx_is_a_type_mismatch_error() -> None:
-    assert only(read_file("bang.xlsx", _zip({"a.txt": b"hello"}))) == ("type_mismatch", "error")
+    assert only(read_file("bang.xlsx", zip_bytes({"a.txt": b"hello"}))) == ("type_mismatch", "error")
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00\x13garbage that is no known format" * 10])
@@ -183,7 +186,7 @@ def test_a_legacy_office_file_mentioning_workbook_in_its_text_is_not_taken_for_a
 
 
 def test_an_opendocument_spreadsheet_is_unsupported() -> None:
-    ods = _zip({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"})
+    ods = zip_bytes({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"})
 
     assert only(read_file("bang.ods", ods)) == ("unsupported_format", "error")
 
@@ -226,23 +229,6 @@ def test_every_file_finding_names_the_file_and_says_in_vietnamese_how_to_fix_it(
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return out.getvalue()
-
-
-def _members(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return {info.filename: archive.read(info) for info in archive.infolist()}
-
-
-def _rewrite(data: bytes, name: str, content: bytes) -> bytes:
-    return _zip({**_members(data), name: content})
 
 
 def _flip_byte_inside(data: bytes, member: str) -> bytes:

@@ -8,7 +8,6 @@ position. A broken file becomes an `unreadable_file` finding, never an exception
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,9 +51,11 @@ class _Walk:
 
 
 def read_docx(name: str, data: bytes) -> ReadResult:
-    """Read a Word document's tables and text; a file that cannot be read yields a finding."""
+    """Read a Word document's tables and text; a file that cannot be read yields a finding.
+
+    Macros are recognised by the sniffing in `read_file`, which also sets the kind (docm).
+    """
     try:
-        macro = _has_macros(data)
         body = _document_body(data)
         walk = _Walk(name)
         _walk_blocks(body, walk)
@@ -62,21 +63,7 @@ def read_docx(name: str, data: bytes) -> ReadResult:
     # (bad zip, missing part, malformed XML, …) means the file is unreadable, not that we are broken.
     except Exception:
         return ReadResult(file=name, kind="docx", findings=[_unreadable(name)])
-    result = ReadResult(
-        file=name,
-        kind="docm" if macro else "docx",
-        grids=walk.grids,
-        text=TextDocument(file=name, paragraphs=walk.lines),
-        has_text=False,
-    )
-    if macro:
-        result.findings.append(_macro_warning(name))
-    return result
-
-
-def _has_macros(data: bytes) -> bool:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return any(member.lower() == _MACRO_MEMBER for member in archive.namelist())
+    return ReadResult(file=name, kind="docx", grids=walk.grids, text=TextDocument(file=name, paragraphs=walk.lines))
 
 
 def _document_body(data: bytes) -> _Element:
@@ -221,15 +208,5 @@ def _unreadable(name: str) -> Finding:
         severity="error",
         message=f"Không đọc được tệp Word “{name}”: tệp bị hỏng hoặc không đúng định dạng .docx.",
         hint="Vui lòng mở tệp bằng Microsoft Word, lưu lại dưới dạng Word Document (.docx) rồi gửi lại.",
-        file=name,
-    )
-
-
-def _macro_warning(name: str) -> Finding:
-    return Finding(
-        code="macro_file",
-        severity="warning",
-        message=f"Tệp “{name}” có chứa macro (.docm); hệ thống chỉ đọc nội dung và không chạy macro.",
-        hint="Lần sau vui lòng lưu tệp dưới dạng Word Document (.docx), không chứa macro.",
         file=name,
     )

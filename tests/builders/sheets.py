@@ -195,3 +195,22 @@ def _cfb_header() -> bytes:
     )
     difat = struct.pack("<I", 0) + b"\xff" * (436 - 4)
     return magic + fields + difat
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip archive of these members (to build or tamper with OOXML files)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return out.getvalue()
+
+
+def zip_members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def with_member(data: bytes, name: str, content: bytes) -> bytes:
+    """The archive with one member added or replaced."""
+    return zip_bytes({**zip_members(data), name: content})
