@@ -165,3 +165,92 @@ class ValidationResult:
             "tasks": [t.to_dict() for t in self.tasks],
             "findings": [f.to_dict() for f in self.findings],
         }
+
+
+# ---------------------------------------------------------------- mail
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One file taken out of a message (after zip, forwarded-message and TNEF unpacking)."""
+
+    name: str  # NFC display name, sanitised (no path, no control characters)
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+
+@dataclass
+class Inbound:
+    """A received message, parsed. Header values are decoded, NFC, CR/LF stripped."""
+
+    raw: bytes
+    sha256: str
+    message_id: str | None  # "<id@host>" as written, or None
+    from_addr: str | None  # the bare address; None when From is missing or cannot be parsed strictly
+    from_name: str
+    reply_to: str | None
+    subject: str
+    in_reply_to: str | None
+    references: list[str]
+    headers: dict[str, list[str]]  # lower-case name -> every value, decoded
+    content_type: str  # of the whole message, e.g. "multipart/mixed"
+    defects: list[str]  # names of MIME defects (e.g. "StartBoundaryNotFoundDefect")
+    parse_error: str | None = None  # set when the bytes could not be parsed at all
+
+
+@dataclass
+class Extraction:
+    """The attachments of a message, with what was wrong taking them out."""
+
+    attachments: list[Attachment]
+    findings: list[Finding]
+    quarantine: str | None = None  # why the MIME cannot be trusted; None when it can
+
+
+# ---------------------------------------------------------------- the tracker's read model
+
+SubmissionStatus = Literal["accepted", "needs_correction", "late"]
+
+
+@dataclass
+class ArchivedFile:
+    name: str
+    path: str  # absolute path of the archived copy (content-addressed)
+
+
+@dataclass
+class SubmissionView:
+    """The latest version of one submission, as the officer sees it."""
+
+    receipt: str
+    organization: str | None
+    sender: str
+    status: SubmissionStatus
+    version: int
+    first_received_at: dt.datetime
+    last_received_at: dt.datetime
+    tasks: list[dict[str, Any]]  # Task.to_dict()
+    findings: list[dict[str, Any]]  # Finding.to_dict()
+    files: list[ArchivedFile] = field(default_factory=list)
+
+
+@dataclass
+class MessageView:
+    """One received message and what was done with it."""
+
+    message_id: str | None
+    sender: str | None
+    subject: str
+    received_at: dt.datetime
+    action: str  # acknowledged | correction_sent | ignored | duplicate | quarantined | rate_limited
+    reason: str | None
+    receipt: str | None
+    reply_state: str | None = None  # pending | sent | failed | uncertain, when a reply was made
+
+
+@dataclass
+class TrackerData:
+    submissions: list[SubmissionView]
+    messages: list[MessageView]
+    orientations: dict[int, str]  # code -> short name, for the statistics sheet
+    generated_at: dt.datetime
