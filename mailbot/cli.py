@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,8 +16,15 @@ from mailbot.errors import ConfigError
 from mailbot.validation.rules_file import default_rules_path, load_rules
 from mailbot.validation.schema import Rules
 
+if TYPE_CHECKING:
+    from mailbot.bootstrap import App
+    from mailbot.config import Settings
+
 EX_USAGE = 2  # click's own code for usage errors; `validate` uses it for unreadable paths too
 EX_CONFIG = getattr(os, "EX_CONFIG", 78)
+EX_IOERR = getattr(os, "EX_IOERR", 74)
+EX_TEMPFAIL = getattr(os, "EX_TEMPFAIL", 75)
+DEFAULT_CONFIG = "config.toml"
 
 _rules_option = click.option(
     "--rules",
@@ -35,7 +45,15 @@ def _load(rules_path: Path | None) -> Rules:
 
 @click.group()
 @click.version_option(package_name="mailbot")
-def main() -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Configuration file (default: $MAILBOT_CONFIG or ./{DEFAULT_CONFIG}).",
+)
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
     """mailbot: reads, validates and answers the submissions of a call for proposals."""
     from mailbot.readers import ensure_safe_xml
 
@@ -44,6 +62,103 @@ def main() -> None:
     except RuntimeError as exc:
         click.echo(f"mailbot: {exc}", err=True)
         sys.exit(EX_CONFIG)
+    ctx.obj = config_path or Path(os.environ.get("MAILBOT_CONFIG", DEFAULT_CONFIG))
+
+
+def _settings(ctx: click.Context) -> Settings:
+    from mailbot.config import load_settings
+
+    try:
+        settings = load_settings(ctx.obj)
+        load_rules(settings.rules.file)
+    except ConfigError as exc:
+        click.echo(f"mailbot: configuration error: {exc}", err=True)
+        sys.exit(EX_CONFIG)
+    return settings
+
+
+@contextmanager
+def _app(ctx: click.Context, *, log_json: bool | None = None) -> Iterator[App]:
+    """The app for a mail command: logging, the single-instance lock, the ledger's health check."""
+    from mailbot.adapters.sqlite_ledger import LedgerError
+    from mailbot.bootstrap import build_app
+    from mailbot.logs import configure_logging
+    from mailbot.scheduler import AlreadyRunning, single_instance
+
+    settings = _settings(ctx)
+    configure_logging(json_output=log_json)
+    try:
+        with single_instance(settings.storage.dir):
+            app = build_app(settings)
+            try:
+                yield app
+            finally:
+                app.close()
+    except AlreadyRunning as exc:
+        click.echo(f"mailbot: {exc}", err=True)
+        sys.exit(EX_TEMPFAIL)
+    except LedgerError as exc:
+        click.echo(f"mailbot: refusing to run: {exc}", err=True)
+        sys.exit(EX_IOERR)
+
+
+@main.command()
+@click.pass_context
+def once(ctx: click.Context) -> None:
+    """Process the waiting messages once, rebuild the tracker, and exit."""
+    from mailbot.pipeline import process_batch
+
+    with _app(ctx) as app:
+        report = process_batch(app)
+    click.echo(f"processed {report.processed} message(s): {report.actions or '{}'}; tracker: {report.tracker}")
+
+
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run on a schedule until SIGTERM/SIGINT (the current message is finished first)."""
+    from mailbot.scheduler import Runner
+
+    with _app(ctx) as app:
+        Runner(app).run()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, required=True, help="Print the ledger as JSON.")
+@click.pass_context
+def export(ctx: click.Context, as_json: bool) -> None:
+    """Print every submission and message as JSON (a contract other tools rely on)."""
+    from mailbot.adapters.sqlite_ledger import LedgerError, SqliteLedger
+    from mailbot.readmodel import export_document
+
+    settings = _settings(ctx)
+    try:
+        ledger = SqliteLedger(settings.ledger_path)
+    except LedgerError as exc:
+        click.echo(f"mailbot: {exc}", err=True)
+        sys.exit(EX_IOERR)
+    try:
+        click.echo(json.dumps(export_document(ledger), ensure_ascii=False, indent=2))
+    finally:
+        ledger.close()
+
+
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Validate the configuration and the rules; exit 78 naming the key and the reason."""
+    settings = _settings(ctx)
+    click.echo(f"{ctx.obj}: OK — mailbox {settings.mailbox.kind}, replies via {settings.smtp.kind}")
+    click.echo(f"rules {settings.rules.file}: OK")
+
+
+@main.command()
+@click.option("--dir", "workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"))
+def demo(workspace: Path) -> None:
+    """Make a demo workspace with realistic submissions, process them, and print a summary."""
+    from mailbot.demo import run_demo
+
+    run_demo(workspace, echo=click.echo)
 
 
 @main.command()

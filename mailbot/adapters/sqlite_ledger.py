@@ -1,0 +1,371 @@
+"""The ledger: the only source of truth (SQLite, WAL, synchronous=FULL, versioned schema).
+
+One transaction per message records the message, its submission version and its reply in the
+outbox. It refuses to open a damaged database rather than start empty and answer everything again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mailbot.errors import MailbotError
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE submissions (
+    id INTEGER PRIMARY KEY,
+    receipt TEXT NOT NULL UNIQUE,
+    sender TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    mailbox_key TEXT NOT NULL UNIQUE,
+    message_id TEXT,
+    sha256 TEXT NOT NULL,
+    sender TEXT,
+    subject TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    reason TEXT,
+    submission_id INTEGER REFERENCES submissions(id),
+    version INTEGER,
+    done INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX messages_by_message_id ON messages(message_id);
+CREATE INDEX messages_by_sha256 ON messages(sha256);
+CREATE TABLE versions (
+    id INTEGER PRIMARY KEY,
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    version INTEGER NOT NULL,
+    message_row INTEGER NOT NULL REFERENCES messages(id),
+    received_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    organization TEXT,
+    tasks TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    files TEXT NOT NULL,
+    UNIQUE (submission_id, version)
+);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    message_row INTEGER NOT NULL REFERENCES messages(id),
+    submission_id INTEGER REFERENCES submissions(id),
+    reply_id TEXT NOT NULL UNIQUE,
+    recipient TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'uncertain')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX outbox_by_recipient ON outbox(recipient, created_at);
+"""
+
+
+class LedgerError(MailbotError):
+    """The ledger cannot be used (damaged, newer schema, unreadable)."""
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    row: int
+    mailbox_key: str
+    message_id: str | None
+    sha256: str
+    action: str
+    submission_id: int | None
+    done: bool
+
+
+@dataclass(frozen=True)
+class SubmissionRecord:
+    id: int
+    receipt: str
+    sender: str
+    versions: int
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    reply_id: str
+    recipient: str
+    raw: bytes
+    state: str
+    attempts: int
+    mailbox_key: str
+
+
+def utc_text(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def parse_utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class SqliteLedger:
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self._check_integrity()
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"the ledger {self.path} cannot be opened: {exc}") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _check_integrity(self) -> None:
+        rows = self.db.execute("PRAGMA integrity_check").fetchall()
+        if [r[0] for r in rows] != ["ok"]:
+            detail = "; ".join(str(r[0]) for r in rows[:3])
+            raise LedgerError(f"the ledger {self.path} is damaged ({detail}); restore it from a backup")
+
+    def _migrate(self) -> None:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "meta" not in tables:
+            with self.transaction():
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            return
+        version = int(self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise LedgerError(f"the ledger has schema {version}, newer than this mailbot ({SCHEMA_VERSION})")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT; everything inside lands together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------ messages
+
+    def _message(self, where: str, args: Sequence[Any]) -> MessageRecord | None:
+        row = self.db.execute(
+            "SELECT id, mailbox_key, message_id, sha256, action, submission_id, done FROM messages "
+            f"WHERE {where} ORDER BY id LIMIT 1",
+            args,
+        ).fetchone()
+        return MessageRecord(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6])) if row else None
+
+    def message_by_key(self, mailbox_key: str) -> MessageRecord | None:
+        return self._message("mailbox_key = ?", (mailbox_key,))
+
+    def message_by_identity(self, message_id: str | None, sha256: str) -> MessageRecord | None:
+        """A message seen before: the same Message-ID, or the same bytes when it has none."""
+        if message_id:
+            return self._message("message_id = ?", (message_id,))
+        return self._message("sha256 = ?", (sha256,))
+
+    def rekey_message(self, row: int, mailbox_key: str) -> None:
+        """The same message seen under a new mailbox key (e.g. a new UIDVALIDITY)."""
+        self.db.execute("UPDATE messages SET mailbox_key = ? WHERE id = ?", (mailbox_key, row))
+
+    def insert_message(
+        self,
+        *,
+        mailbox_key: str,
+        message_id: str | None,
+        sha256: str,
+        sender: str | None,
+        subject: str,
+        received_at: dt.datetime,
+        action: str,
+        reason: str | None = None,
+        submission_id: int | None = None,
+        version: int | None = None,
+    ) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO messages (mailbox_key, message_id, sha256, sender, subject, received_at, recorded_at,"
+            " action, reason, submission_id, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                mailbox_key,
+                message_id,
+                sha256,
+                sender,
+                subject,
+                utc_text(received_at),
+                utc_text(now_utc()),
+                action,
+                reason,
+                submission_id,
+                version,
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def mark_message_done(self, row: int) -> None:
+        self.db.execute("UPDATE messages SET done = 1 WHERE id = ?", (row,))
+
+    # ------------------------------------------------------------ submissions
+
+    def _submission(self, where: str, args: Sequence[Any]) -> SubmissionRecord | None:
+        row = self.db.execute(
+            "SELECT s.id, s.receipt, s.sender, (SELECT COUNT(*) FROM versions v WHERE v.submission_id = s.id)"
+            f" FROM submissions s WHERE {where} LIMIT 1",
+            args,
+        ).fetchone()
+        return SubmissionRecord(row[0], row[1], row[2], row[3]) if row else None
+
+    def submission_answered_by(self, reply_ids: Sequence[str]) -> SubmissionRecord | None:
+        """The submission that one of our replies (by Message-ID) belongs to."""
+        ids = [i for i in reply_ids if i]
+        if not ids:
+            return None
+        marks = ",".join("?" * len(ids))
+        where = f"s.id = (SELECT submission_id FROM outbox WHERE reply_id IN ({marks}) ORDER BY id DESC LIMIT 1)"
+        return self._submission(where, ids)
+
+    def submission_by_receipt(self, receipt: str, sender: str) -> SubmissionRecord | None:
+        return self._submission("s.receipt = ? AND lower(s.sender) = lower(?)", (receipt, sender))
+
+    def new_submission(self, prefix: str, sender: str, at: dt.datetime) -> SubmissionRecord:
+        count = int(self.db.execute("SELECT COUNT(*) FROM submissions").fetchone()[0])
+        receipt = f"{prefix}-{count + 1:04d}"
+        cursor = self.db.execute(
+            "INSERT INTO submissions (receipt, sender, created_at) VALUES (?, ?, ?)", (receipt, sender, utc_text(at))
+        )
+        return SubmissionRecord(int(cursor.lastrowid or 0), receipt, sender, 0)
+
+    def add_version(
+        self,
+        submission: SubmissionRecord,
+        *,
+        message_row: int,
+        received_at: dt.datetime,
+        status: str,
+        organization: str | None,
+        tasks: list[dict[str, Any]],
+        findings: list[dict[str, Any]],
+        files: list[dict[str, str]],
+    ) -> int:
+        version = submission.versions + 1
+        self.db.execute(
+            "INSERT INTO versions (submission_id, version, message_row, received_at, status, organization, tasks,"
+            " findings, files) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                submission.id,
+                version,
+                message_row,
+                utc_text(received_at),
+                status,
+                organization,
+                json.dumps(tasks, ensure_ascii=False),
+                json.dumps(findings, ensure_ascii=False),
+                json.dumps(files, ensure_ascii=False),
+            ),
+        )
+        self.db.execute(
+            "UPDATE messages SET submission_id = ?, version = ? WHERE id = ?", (submission.id, version, message_row)
+        )
+        return version
+
+    # ------------------------------------------------------------ outbox
+
+    def queue_reply(
+        self, *, message_row: int, submission_id: int | None, reply_id: str, recipient: str, raw: bytes
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO outbox (message_row, submission_id, reply_id, recipient, raw, state, created_at)"
+            " VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+            (message_row, submission_id, reply_id, recipient, raw, utc_text(now_utc())),
+        )
+
+    def replies_since(self, since: dt.datetime, recipient: str | None = None) -> int:
+        sql = "SELECT COUNT(*) FROM outbox WHERE created_at >= ?"
+        args: list[Any] = [utc_text(since)]
+        if recipient is not None:
+            sql += " AND lower(recipient) = lower(?)"
+            args.append(recipient)
+        return int(self.db.execute(sql, args).fetchone()[0])
+
+    def interrupted_to_uncertain(self) -> int:
+        """Replies whose sending was under way when the process died: their fate is unknown."""
+        return self.db.execute("UPDATE outbox SET state = 'uncertain' WHERE state = 'sending'").rowcount
+
+    def outbox_to_send(self, *, include_uncertain: bool, message_row: int | None = None) -> list[OutboxRow]:
+        states = ("pending", "uncertain") if include_uncertain else ("pending",)
+        sql = (
+            "SELECT o.id, o.reply_id, o.recipient, o.raw, o.state, o.attempts, m.mailbox_key FROM outbox o"
+            f" JOIN messages m ON m.id = o.message_row WHERE o.state IN ({','.join('?' * len(states))})"
+        )
+        args: list[Any] = list(states)
+        if message_row is not None:
+            sql += " AND o.message_row = ?"
+            args.append(message_row)
+        rows = self.db.execute(sql + " ORDER BY o.id", args).fetchall()
+        return [OutboxRow(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    def set_outbox_state(self, outbox_id: int, state: str, error: str | None = None) -> None:
+        sent_at = utc_text(now_utc()) if state == "sent" else None
+        self.db.execute(
+            "UPDATE outbox SET state = ?, last_error = ?, sent_at = COALESCE(?, sent_at),"
+            " attempts = attempts + (CASE WHEN ? = 'sending' THEN 1 ELSE 0 END) WHERE id = ?",
+            (state, error, sent_at, state, outbox_id),
+        )
+
+    # ------------------------------------------------------------ read model
+
+    def latest_versions(self) -> list[dict[str, Any]]:
+        """Each submission with its latest version and its first and last received times."""
+        rows = self.db.execute(
+            "SELECT s.receipt, s.sender, v.version, v.status, v.organization, v.tasks, v.findings, v.files,"
+            " (SELECT MIN(received_at) FROM versions WHERE submission_id = s.id),"
+            " (SELECT MAX(received_at) FROM versions WHERE submission_id = s.id)"
+            " FROM submissions s JOIN versions v ON v.submission_id = s.id"
+            " AND v.version = (SELECT MAX(version) FROM versions WHERE submission_id = s.id)"
+            " ORDER BY s.id"
+        ).fetchall()
+        keys = ("receipt", "sender", "version", "status", "organization", "tasks", "findings", "files")
+        out = []
+        for row in rows:
+            item = dict(zip(keys, row[:8], strict=True))
+            for key in ("tasks", "findings", "files"):
+                item[key] = json.loads(item[key])
+            item["first_received_at"], item["last_received_at"] = parse_utc(row[8]), parse_utc(row[9])
+            out.append(item)
+        return out
+
+    def message_log(self) -> list[dict[str, Any]]:
+        """Every message with what was done, its receipt and the state of its reply, oldest first."""
+        rows = self.db.execute(
+            "SELECT m.message_id, m.sender, m.subject, m.received_at, m.action, m.reason, s.receipt,"
+            " (SELECT state FROM outbox o WHERE o.message_row = m.id ORDER BY o.id DESC LIMIT 1)"
+            " FROM messages m LEFT JOIN submissions s ON s.id = m.submission_id ORDER BY m.received_at, m.id"
+        ).fetchall()
+        keys = ("message_id", "from", "subject", "received_at", "action", "reason", "receipt", "reply_state")
+        out = []
+        for row in rows:
+            item = dict(zip(keys, row, strict=True))
+            item["received_at"] = parse_utc(item["received_at"])
+            out.append(item)
+        return out

@@ -1,0 +1,80 @@
+"""Builds the app from settings: the one place that wires adapters to ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from mailbot.adapters.sqlite_ledger import SqliteLedger
+from mailbot.archive import Archive
+from mailbot.config import Settings
+from mailbot.intake import ExtractLimits
+from mailbot.ports import Mailbox, Sender, Tracker
+from mailbot.replies import ReplyRenderer
+from mailbot.validation.rules_file import load_rules
+from mailbot.validation.schema import Rules
+
+
+@dataclass
+class App:
+    settings: Settings
+    rules: Rules
+    mailbox: Mailbox
+    sender: Sender
+    ledger: SqliteLedger
+    archive: Archive
+    tracker: Tracker
+    renderer: ReplyRenderer
+    extract_limits: ExtractLimits = field(default_factory=ExtractLimits)
+
+    @cached_property
+    def blank_forms(self) -> list[tuple[str, bytes]]:
+        from mailbot.forms import blank_forms
+
+        return blank_forms(self.rules) if self.settings.replies.attach_blank_forms else []
+
+    def close(self) -> None:
+        self.mailbox.close()
+        self.sender.close()
+        self.ledger.close()
+
+
+def build_mailbox(settings: Settings) -> Mailbox:
+    from mailbot.adapters.maildir import MaildirMailbox
+
+    box = settings.mailbox
+    return MaildirMailbox(box.path, processed_folder=box.processed_folder, quarantine_folder=box.quarantine_folder)
+
+
+def build_sender(settings: Settings) -> Sender:
+    from mailbot.adapters.outbox_dir import OutboxDirSender
+
+    return OutboxDirSender(settings.smtp.path)
+
+
+def build_app(settings: Settings) -> App:
+    """Open the ledger first: a damaged one stops everything before the mailbox is touched."""
+    from mailbot.adapters.xlsx_tracker import XlsxTracker
+
+    settings.storage.dir.mkdir(parents=True, exist_ok=True)
+    ledger = SqliteLedger(settings.ledger_path)
+    rules = load_rules(settings.rules.file)
+    limits = settings.limits
+    return App(
+        settings=settings,
+        rules=rules,
+        mailbox=build_mailbox(settings),
+        sender=build_sender(settings),
+        ledger=ledger,
+        archive=Archive(settings.archive_dir),
+        tracker=XlsxTracker(settings.storage.tracker),
+        renderer=ReplyRenderer(rules, settings.replies.templates),
+        extract_limits=ExtractLimits(
+            max_attachment_bytes=limits.max_attachment_bytes,
+            max_total_bytes=limits.max_message_bytes,
+            max_zip_members=limits.max_zip_members,
+            max_zip_uncompressed=limits.max_zip_uncompressed_bytes,
+            max_zip_ratio=limits.max_zip_ratio,
+            max_depth=limits.max_nesting,
+        ),
+    )
