@@ -121,8 +121,13 @@ def month_text(value: str | None) -> str:
 
 
 def _header(value: str) -> str:
-    """A header value with every control character (CR, LF, NUL …) removed."""
-    return one_line(value, 998)
+    """A header value with every control character (CR, LF, NUL …) removed, and no encoded-word.
+
+    EmailMessage decodes an RFC 2047 encoded-word found in an assigned value, so text echoed from a
+    submission such as "=?UTF-8?Q?=0A?=Bcc: x" would come back as a line break and a new header;
+    "=?" is therefore broken up before the value reaches the message.
+    """
+    return one_line(value, 998).replace("=?", "=\u200b?")
 
 
 # ---------------------------------------------------------------- what the templates see

@@ -532,3 +532,18 @@ def test_no_automatic_reply_goes_to_a_machine_or_an_empty_address(address: str |
 
 def test_a_reply_to_a_machine_address_is_refused_even_when_from_is_a_person() -> None:
     assert choose_recipient(inbound(reply_to="no-reply@vien-da-giay.vn")) is None
+
+
+def test_an_encoded_word_echoed_into_the_subject_cannot_add_a_header() -> None:
+    raw = build_reply(
+        inbound=inbound(),
+        sender="Vụ TKNL <nop-de-xuat@example.org>",
+        recipient="a@vien.example.vn",
+        subject="[SXTDBV-2024-0001] Đã nhận – =?UTF-8?Q?=0A?=Bcc: x@evil.example",
+        text="t",
+        html="<p>t</p>",
+        message_id="<mailbot.1@example.org>",
+    )
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Bcc"] is None and "Bcc" not in raw.split(b"\r\n\r\n")[0].decode()
+    assert "x@evil.example" in message["Subject"] and "\n" not in message["Subject"]

@@ -1,0 +1,397 @@
+"""Take the attachments out of a received message, in memory, within limits.
+
+Forwarded messages (message/rfc822), zip archives and Outlook winmail.dat (TNEF) are unpacked, each level
+counting towards `max_depth`. Nothing is written to disk; zip members are read by streaming with a byte cap,
+never extracted by name. What goes wrong becomes a `Finding` (Vietnamese, for the submitter), never an exception.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from email.message import Message
+
+from tnefparse import TNEF  # untyped; the mypy override in pyproject.toml treats it as Any
+
+from mailbot.intake.mime import decode_words, repair
+from mailbot.model import Attachment, Extraction, Finding, Inbound
+
+_UNTRUSTED_DEFECTS = frozenset(
+    {
+        "StartBoundaryNotFoundDefect",
+        "CloseBoundaryNotFoundDefect",
+        "MultipartInvariantViolationDefect",
+        "MissingHeaderBodySeparatorDefect",
+    }
+)
+_TYPE_EXTENSIONS = {
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.ms-excel.sheet.macroenabled.12": "xlsm",
+    "application/vnd.ms-excel": "xls",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-word.document.macroenabled.12": "docm",
+    "application/msword": "doc",
+    "application/pdf": "pdf",
+    "application/zip": "zip",
+    "application/x-zip-compressed": "zip",
+    "application/ms-tnef": "dat",
+}
+_EXTENSION_TYPES = {ext: ctype for ctype, ext in reversed(_TYPE_EXTENSIONS.items())}
+_ZIP_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
+_ZIP_MAGIC = b"PK\x03\x04"
+_TNEF_MAGIC = b"\x78\x9f\x3e\x22"
+_JUNK_MEMBERS = frozenset({"__macosx", ".ds_store", "thumbs.db", "desktop.ini"})
+_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL"} | {f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)})
+_CONTROL = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_MAX_NAME = 150
+_MIB = 1024 * 1024
+_CHUNK = 64 * 1024
+_SMALLER_HINT = "Hãy gửi tệp nhỏ hơn (nén ảnh, bỏ phần không cần thiết) hoặc chia thành nhiều thư."
+_ARCHIVE_HINT = "Hãy gửi trực tiếp các tệp Excel/Word đính kèm thư, không nén, hoặc nén lại với ít tệp hơn."
+_RTF_HINT = "Hãy gửi lại thư ở định dạng HTML hoặc văn bản thường, không dùng Rich Text."
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    max_attachment_bytes: int = 20_000_000
+    max_total_bytes: int = 60_000_000
+    max_zip_members: int = 200
+    max_zip_uncompressed: int = 100_000_000
+    max_zip_ratio: int = 100
+    max_depth: int = 3  # forwarded message/rfc822 and zip-in-zip nesting
+
+
+DEFAULT_LIMITS = ExtractLimits()
+
+
+def extract_attachments(inbound: Inbound, limits: ExtractLimits = DEFAULT_LIMITS) -> Extraction:
+    """The files in `inbound`, unpacked within `limits`; a quarantine reason when its MIME cannot be trusted."""
+    try:
+        return _extract(inbound, limits)
+    except Exception as exc:  # a fault here must leave the message quarantined for a human, not lost
+        return Extraction([], [], quarantine=f"attachments could not be taken out: {type(exc).__name__}")
+
+
+def safe_name(name: str, fallback: str) -> str:
+    """`name` fit for display: NFC, last path component, no control characters, no device name, ≤150 chars."""
+    name = unicodedata.normalize("NFC", repair(name))
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in _CONTROL)
+    name = name.strip().rstrip(". ")
+    if not name:
+        return fallback
+    if name.split(".")[0].strip().upper() in _RESERVED:
+        name = f"_{name}"
+    return _capped(name)
+
+
+def _capped(name: str) -> str:
+    if len(name) <= _MAX_NAME:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext) > 10:
+        return name[:_MAX_NAME].rstrip(". ")
+    return f"{stem[: _MAX_NAME - len(ext) - 1].rstrip('. ')}.{ext}"
+
+
+def _extract(inbound: Inbound, limits: ExtractLimits) -> Extraction:
+    if inbound.parse_error:
+        return Extraction([], [], quarantine=f"message could not be parsed: {inbound.parse_error}")
+    msg = email.message_from_bytes(inbound.raw, policy=email.policy.default)
+    broken = _broken_structure(msg)
+    if broken:
+        return Extraction([], [], quarantine=f"MIME structure cannot be trusted: {broken}")
+    taker = _Taker(limits)
+    taker.part(msg, depth=0)
+    return Extraction(taker.attachments, taker.findings)
+
+
+def _broken_structure(msg: Message) -> str | None:
+    for part in msg.walk():
+        if part.get_content_maintype() != "multipart":
+            continue
+        for defect in part.defects:
+            if type(defect).__name__ in _UNTRUSTED_DEFECTS:
+                return type(defect).__name__
+    return None
+
+
+class _Taker:
+    """Walks one message, collecting attachments and findings."""
+
+    def __init__(self, limits: ExtractLimits) -> None:
+        self.limits = limits
+        self.attachments: list[Attachment] = []
+        self.findings: list[Finding] = []
+        self.total = 0
+        self.over_total = False
+        self.unnamed = 0
+
+    def part(self, part: Message, depth: int) -> None:
+        if part.get_content_type() == "message/rfc822":
+            self._forwarded(part, depth)
+        elif part.is_multipart():
+            for child in _children(part):
+                self.part(child, depth)
+        else:
+            self._leaf(part, depth)
+
+    def take(self, name: str, data: bytes, content_type: str, depth: int) -> None:
+        """Keep one file, or unpack it when it is an archive or a winmail.dat."""
+        if len(data) > self.limits.max_attachment_bytes:
+            self.findings.append(_too_large(name, len(data), self.limits.max_attachment_bytes))
+        elif _is_zip(name, data, content_type):
+            self._zip(name, data, content_type, depth)
+        elif _is_tnef(name, data, content_type):
+            self._tnef(name, data, depth)
+        else:
+            self._keep(Attachment(name, data, content_type))
+
+    def _forwarded(self, part: Message, depth: int) -> None:
+        if self._too_deep(_filename(part), depth):
+            return
+        for inner in _children(part):
+            self.part(inner, depth + 1)
+
+    def _leaf(self, part: Message, depth: int) -> None:
+        content_type = part.get_content_type()
+        raw_name = _filename(part)
+        extension = _TYPE_EXTENSIONS.get(content_type)
+        if raw_name is None and extension is None:
+            return  # the text or HTML body, or an unnamed inline image: not a submitted file
+        name = safe_name(raw_name or "", "")
+        if not name:
+            self.unnamed += 1
+            name = f"tệp-đính-kèm-{self.unnamed}" + (f".{extension}" if extension else "")
+        self.take(name, _payload(part), content_type, depth)
+
+    def _keep(self, attachment: Attachment) -> None:
+        size = len(attachment.data)
+        if self.over_total or self.total + size > self.limits.max_total_bytes:
+            self.over_total = True
+            self.findings.append(_total_too_large(attachment.name, size, self.limits.max_total_bytes))
+            return
+        self.total += size
+        self.attachments.append(attachment)
+
+    def _too_deep(self, name: str | None, depth: int) -> bool:
+        if depth + 1 <= self.limits.max_depth:
+            return False
+        self.findings.append(_nesting_too_deep(name, self.limits.max_depth))
+        return True
+
+    def _zip(self, name: str, data: bytes, content_type: str, depth: int) -> None:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                if _is_document(archive):  # an .xlsx/.docx/.odt is a zip too: keep it whole
+                    self._keep(Attachment(name, data, content_type))
+                    return
+                if self._too_deep(name, depth):
+                    return
+                members, findings = _read_members(archive, name, self.limits)
+        except Exception:  # damaged zips raise BadZipFile, EOFError, zlib.error, NotImplementedError, …
+            self.findings.append(_unreadable_archive(name))
+            return
+        self.findings.extend(findings)
+        for number, (member, content) in enumerate(members, start=1):
+            fallback = f"tệp-đính-kèm-{number}"
+            self.take(safe_name(member, fallback), content, _guess_type(member), depth + 1)
+
+    def _tnef(self, name: str, data: bytes, depth: int) -> None:
+        if self._too_deep(name, depth):
+            return
+        files = _tnef_files(data)
+        if files is None:
+            self.findings.append(_unreadable_tnef(name))
+            return
+        for number, (member, content) in enumerate(files, start=1):
+            self.take(safe_name(member, f"tệp-đính-kèm-{number}"), content, _guess_type(member), depth + 1)
+
+
+def _children(part: Message) -> list[Message]:
+    payload = part.get_payload()
+    return [child for child in payload if isinstance(child, Message)] if isinstance(payload, list) else []
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:  # a hostile Content-Disposition can make the header parser raise
+        return None
+    if name is None:
+        return None
+    name = repair(name)
+    if "=?" in name and "?=" in name:
+        name = decode_words(name.strip().strip('"'))
+    return name.strip().strip('"')
+
+
+def _payload(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # a damaged transfer encoding: an empty file, which the readers report
+        return b""
+    return data if isinstance(data, bytes) else b""
+
+
+def _guess_type(name: str) -> str:
+    return _EXTENSION_TYPES.get(name.rpartition(".")[2].lower(), "application/octet-stream")
+
+
+def _is_zip(name: str, data: bytes, content_type: str) -> bool:
+    return name.lower().endswith(".zip") or (data.startswith(_ZIP_MAGIC) and content_type in _ZIP_TYPES)
+
+
+def _is_tnef(name: str, data: bytes, content_type: str) -> bool:
+    return content_type == "application/ms-tnef" or name.lower() == "winmail.dat" or data.startswith(_TNEF_MAGIC)
+
+
+def _is_document(archive: zipfile.ZipFile) -> bool:
+    names = archive.namelist()
+    return "[Content_Types].xml" in names or names[:1] == ["mimetype"]
+
+
+def _is_wanted(info: zipfile.ZipInfo) -> bool:
+    parts = [p.lower() for p in re.split(r"[/\\]", info.filename) if p]
+    return not info.is_dir() and bool(parts) and not _JUNK_MEMBERS.intersection(parts)
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name; one stored as UTF-8 without the UTF-8 flag (macOS, Linux) is read as UTF-8."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:
+        return info.filename
+
+
+def _read_members(
+    archive: zipfile.ZipFile, name: str, limits: ExtractLimits
+) -> tuple[list[tuple[str, bytes]], list[Finding]]:
+    """Every wanted member's (name, bytes), or none and a finding when a limit is crossed."""
+    infos = archive.infolist()
+    problem = _zip_problem(infos, limits)
+    if problem:
+        return [], [_archive_too_large(name, problem, limits)]
+    wanted = [info for info in infos if _is_wanted(info)]
+    encrypted = [info for info in wanted if info.flag_bits & 0x1]
+    findings = [_encrypted(name)] if encrypted else []
+    members: list[tuple[str, bytes]] = []
+    budget = limits.max_zip_uncompressed
+    for info in wanted:
+        if info in encrypted:
+            continue
+        cap = min(limits.max_attachment_bytes, budget)
+        content = _read_capped(archive, info, cap)
+        if content is None:
+            problem = f"tệp “{_member_name(info)}” khi giải nén vượt {_mb(cap)} MB"
+            return [], [*findings, _archive_too_large(name, problem, limits)]
+        budget -= len(content)
+        members.append((_member_name(info), content))
+    return members, findings
+
+
+def _zip_problem(infos: list[zipfile.ZipInfo], limits: ExtractLimits) -> str | None:
+    """What makes the archive too large or complex, judged from its directory before reading anything."""
+    if len(infos) > limits.max_zip_members:
+        return f"có {len(infos)} tệp bên trong"
+    declared = sum(info.file_size for info in infos)
+    if declared > limits.max_zip_uncompressed:
+        return f"giải nén ra {_mb(declared)} MB"
+    for info in infos:
+        big = info.compress_size > _MIB or info.file_size > _MIB
+        if big and info.file_size > limits.max_zip_ratio * max(info.compress_size, 1):
+            ratio = info.file_size // max(info.compress_size, 1)
+            return f"tệp “{_member_name(info)}” có tỷ lệ nén {ratio}:1"
+    return None
+
+
+def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes | None:
+    """The member's bytes, or None as soon as more than `cap` come out (declared sizes can lie)."""
+    chunks: list[bytes] = []
+    size = 0
+    with archive.open(info) as stream:
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                return None
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _tnef_files(data: bytes) -> list[tuple[str, bytes]] | None:
+    """The files inside a winmail.dat, or None when tnefparse cannot read it."""
+    try:
+        parsed = TNEF(data)
+        return [(_tnef_name(item), bytes(item.data)) for item in parsed.attachments]
+    except Exception:  # tnefparse raises assorted errors (ValueError, struct.error, …) on damaged input
+        return None
+
+
+def _tnef_name(item: object) -> str:
+    try:
+        name = getattr(item, "long_filename", lambda: "")()
+    except UnicodeDecodeError:  # tnefparse decodes the short name as UTF-8; Outlook may write it in a code page
+        name = getattr(item, "_name", b"")
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return str(name).strip("\x00")
+
+
+# ---------------------------------------------------------------- findings (Vietnamese, for the submitter)
+
+
+def _mb(size: int) -> str:
+    text = f"{size / 1_000_000:.1f}".replace(".", ",")
+    return text.removesuffix(",0")
+
+
+def _too_large(name: str, size: int, limit: int) -> Finding:
+    message = f"Tệp “{name}” có dung lượng {_mb(size)} MB, vượt giới hạn {_mb(limit)} MB cho mỗi tệp đính kèm."
+    return Finding("attachment_too_large", "error", message, _SMALLER_HINT, file=name)
+
+
+def _total_too_large(name: str, size: int, limit: int) -> Finding:
+    message = (
+        f"Tổng dung lượng các tệp đính kèm vượt giới hạn {_mb(limit)} MB cho một thư; "
+        f"tệp “{name}” ({_mb(size)} MB) không được xử lý."
+    )
+    return Finding("attachment_too_large", "error", message, _SMALLER_HINT, file=name)
+
+
+def _archive_too_large(name: str, problem: str, limits: ExtractLimits) -> Finding:
+    message = (
+        f"Tệp “{name}”: tệp nén quá lớn hoặc quá phức tạp ({problem}). Giới hạn: tối đa {limits.max_zip_members} tệp, "
+        f"{_mb(limits.max_zip_uncompressed)} MB khi giải nén, {_mb(limits.max_attachment_bytes)} MB mỗi tệp, "
+        f"tỷ lệ nén {limits.max_zip_ratio}:1."
+    )
+    return Finding("archive_too_large", "error", message, _ARCHIVE_HINT, file=name)
+
+
+def _encrypted(name: str) -> Finding:
+    message = f"Tệp nén “{name}” có tệp được đặt mật khẩu nên không mở được."
+    hint = "Hãy gửi lại tệp nén không đặt mật khẩu, hoặc đính kèm trực tiếp các tệp."
+    return Finding("encrypted_file", "error", message, hint, file=name)
+
+
+def _unreadable_archive(name: str) -> Finding:
+    message = f"Không mở được tệp nén “{name}”: tệp bị hỏng hoặc không đúng định dạng ZIP."
+    return Finding("unreadable_file", "error", message, _ARCHIVE_HINT, file=name)
+
+
+def _unreadable_tnef(name: str) -> Finding:
+    message = f"Không đọc được tệp “{name}” do Outlook tạo khi gửi thư ở định dạng Rich Text."
+    return Finding("unreadable_file", "error", message, _RTF_HINT, file=name)
+
+
+def _nesting_too_deep(name: str | None, max_depth: int) -> Finding:
+    what = f"“{name}”" if name else "thư chuyển tiếp"
+    message = f"Thư chuyển tiếp hoặc tệp nén lồng nhau quá {max_depth} cấp; phần bên trong {what} không được xử lý."
+    hint = "Hãy đính kèm trực tiếp các tệp vào thư, không chuyển tiếp nhiều lần hoặc nén lồng nhau."
+    return Finding("nesting_too_deep", "warning", message, hint, file=name)
