@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 
 def configure_logging(*, json_output: bool | None = None, level: int = logging.INFO) -> None:
@@ -25,7 +26,7 @@ def configure_logging(*, json_output: bool | None = None, level: int = logging.I
     ]
     if json_output:
         processors += [
-            structlog.processors.dict_tracebacks,
+            structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
             structlog.processors.JSONRenderer(serializer=partial(json.dumps, ensure_ascii=False, default=str)),
         ]
     else:

@@ -42,7 +42,7 @@ def parse_toml_model(text: str, model: type[M], path: Path | str = "<toml>") -> 
         problems = exc.errors()
         # A misspelt key shows up as "unknown key" plus "missing": the unknown one is the cause.
         first = next((e for e in problems if e["type"] == "extra_forbidden"), problems[0])
-        loc = tuple(first["loc"])
+        loc = _without_tags(data, tuple(first["loc"]))
         key = dotted(loc)
         reason = first["msg"]
         if first["type"] == "extra_forbidden":
@@ -50,6 +50,23 @@ def parse_toml_model(text: str, model: type[M], path: Path | str = "<toml>") -> 
         if len(problems) > 1:
             reason += f" (and {len(problems) - 1} more problem(s))"
         raise ConfigError(path, reason, key=key, line=locate(text, loc)) from exc
+
+
+def _without_tags(data: object, loc: tuple[object, ...]) -> tuple[object, ...]:
+    """The path as written in the file: pydantic adds a tagged union's tag (e.g. "outbox") to it."""
+    out: list[object] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue
+        out.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(out)
 
 
 def dotted(loc: tuple[object, ...]) -> str:

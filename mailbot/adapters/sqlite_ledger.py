@@ -124,7 +124,8 @@ class SqliteLedger:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            # The scheduler runs batches on a worker thread, one at a time (max_instances=1 and a lock).
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout = 30000")
             self._check_integrity()
             self.db.execute("PRAGMA journal_mode = WAL")
