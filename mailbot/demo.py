@@ -198,7 +198,7 @@ def deliver(maildir: Path, mails: list[DemoMail]) -> None:
     maildir.parent.mkdir(parents=True, exist_ok=True)
     box = mailbox.Maildir(str(maildir), create=True)
     for mail in mails:
-        key = box.add(mailbox.MaildirMessage(mail.raw))
+        key = box.add(mail.raw)  # the bytes exactly as sent
         path = maildir / "new" / key
         stamp = mail.arrives.timestamp()
         os.utime(path, (stamp, stamp))
