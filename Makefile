@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint typecheck pytest venv bench clean
+.PHONY: test lint typecheck pytest venv demo bench clean
 
 test: venv lint typecheck pytest
 
@@ -25,6 +25,9 @@ typecheck: venv
 
 pytest: venv
 	$(BIN)/pytest -q
+
+demo: venv
+	$(BIN)/mailbot demo
 
 bench: venv
 	$(BIN)/python bench/validate_bench.py

@@ -1,0 +1,105 @@
+"""One contract per port, run against the in-memory fake and the real adapter alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+import mailbox
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mailbot.adapters.maildir import MaildirMailbox
+from mailbot.adapters.outbox_dir import OutboxDirSender, eml_name
+from mailbot.ports import Mailbox, Sender
+from mailbot.testing import FakeMailbox, FakeSender
+
+T0 = dt.datetime(2023, 4, 20, 9, 0, tzinfo=dt.UTC)
+Deliver = Callable[[bytes, dt.datetime], str]
+
+
+def _maildir(tmp_path: Path) -> tuple[Mailbox, Deliver]:
+    box = MaildirMailbox(tmp_path / "mail")
+    raw_box = mailbox.Maildir(str(tmp_path / "mail"))
+
+    def deliver(raw: bytes, at: dt.datetime) -> str:
+        key = raw_box.add(raw)
+        os.utime(tmp_path / "mail" / "new" / key, (at.timestamp(), at.timestamp()))
+        return key
+
+    return box, deliver
+
+
+def _fake(tmp_path: Path) -> tuple[Mailbox, Deliver]:
+    box = FakeMailbox()
+    counter = iter(range(1000))
+
+    def deliver(raw: bytes, at: dt.datetime) -> str:
+        key = f"k{next(counter)}"
+        box.deliver(key, raw, at)
+        return key
+
+    return box, deliver
+
+
+@pytest.fixture(params=[_fake, _maildir], ids=["fake", "maildir"])
+def mailbox_port(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Mailbox, Deliver]:
+    factory: Callable[[Path], tuple[Mailbox, Deliver]] = request.param
+    return factory(tmp_path)
+
+
+def test_new_messages_are_listed_oldest_first_with_their_bytes_and_arrival(
+    mailbox_port: tuple[Mailbox, Deliver],
+) -> None:
+    box, deliver = mailbox_port
+    later = deliver(b"Subject: b\r\n\r\nB", T0 + dt.timedelta(hours=1))
+    earlier = deliver(b"Subject: a\r\n\r\nA", T0)
+    assert box.list_new() == [earlier, later]
+    fetched = box.fetch(earlier)
+    assert fetched is not None and fetched.raw == b"Subject: a\r\n\r\nA" and fetched.arrived_at == T0
+
+
+def test_a_done_message_leaves_the_inbox_and_marking_it_again_is_harmless(
+    mailbox_port: tuple[Mailbox, Deliver],
+) -> None:
+    box, deliver = mailbox_port
+    key = deliver(b"Subject: a\r\n\r\nA", T0)
+    box.mark_done(key)
+    box.mark_done(key)
+    assert box.list_new() == [] and box.fetch(key) is None
+
+
+def test_a_quarantined_message_leaves_the_inbox_too(mailbox_port: tuple[Mailbox, Deliver]) -> None:
+    box, deliver = mailbox_port
+    key = deliver(b"broken", T0)
+    box.mark_done(key, quarantine=True)
+    assert box.list_new() == []
+
+
+def test_a_vanished_message_is_none_not_an_error(mailbox_port: tuple[Mailbox, Deliver]) -> None:
+    box, _ = mailbox_port
+    assert box.fetch("no-such-key") is None
+
+
+@pytest.fixture(params=["fake", "outbox"])
+def sender_port(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Sender, Callable[[], dict[str, bytes]]]:
+    if request.param == "fake":
+        fake = FakeSender()
+        return fake, lambda: {k: v[1] for k, v in fake.sent.items()}
+    outbox = OutboxDirSender(tmp_path / "outbox")
+    return outbox, lambda: {p.name: p.read_bytes() for p in (tmp_path / "outbox").iterdir()}
+
+
+def test_sending_the_same_reply_twice_delivers_it_once(
+    sender_port: tuple[Sender, Callable[[], dict[str, bytes]]],
+) -> None:
+    sender, delivered = sender_port
+    sender.send("<mailbot.1@example.org>", "a@example.vn", b"reply")
+    sender.send("<mailbot.1@example.org>", "a@example.vn", b"reply")
+    sender.send("<mailbot.2@example.org>", "b@example.vn", b"other")
+    assert sorted(delivered().values()) == [b"other", b"reply"]
+
+
+def test_an_outbox_file_is_named_by_the_reply_id_without_unsafe_characters() -> None:
+    assert eml_name("<mailbot.ab/../c@example.org>") == "mailbot.ab_.._c@example.org.eml"
