@@ -6,13 +6,13 @@ import datetime as dt
 import email
 import email.policy
 import email.utils
-import io
 import re
 import struct
-import zipfile
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from typing import Any
+
+from mailbot.demo_mail import zip_of as zip_of  # re-exported for the tests
 
 #: The Date of every built message unless a test gives one: a weekday morning in Hà Nội.
 DEFAULT_DATE = dt.datetime(2024, 5, 6, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
@@ -61,15 +61,6 @@ def forwarded(inner: bytes, **kw: Any) -> bytes:
     assert isinstance(outer, EmailMessage)
     outer.add_attachment(email.message_from_bytes(inner, policy=email.policy.default))
     return outer.as_bytes(policy=email.policy.SMTP)
-
-
-def zip_of(files: Sequence[tuple[str, bytes]]) -> bytes:
-    """A deflated zip holding `files` under the names given (non-ASCII names get the UTF-8 flag)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files:
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def with_header(raw: bytes, name: str, value: bytes | str) -> bytes:

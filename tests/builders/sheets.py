@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import openpyxl
 from openpyxl.worksheet.worksheet import Worksheet
 
+from mailbot.demo_mail import zip_of
+
 Rows = list[list[object]]
 
 _MACRO_BOOK = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
@@ -199,11 +201,7 @@ def _cfb_header() -> bytes:
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
     """A zip archive of these members (to build or tamper with OOXML files)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return out.getvalue()
+    return zip_of(list(members.items()))
 
 
 def zip_members(data: bytes) -> dict[str, bytes]:
