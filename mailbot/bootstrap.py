@@ -40,16 +40,34 @@ class App:
 
 
 def build_mailbox(settings: Settings) -> Mailbox:
+    box = settings.mailbox
+    if box.kind == "imap":
+        from mailbot.adapters.imap import ImapMailbox
+        from mailbot.adapters.tls import login_for
+
+        login = login_for(box, settings.source, "mailbox")
+        return ImapMailbox(box, login, max_message_bytes=settings.limits.max_message_bytes)
     from mailbot.adapters.maildir import MaildirMailbox
 
-    box = settings.mailbox
     return MaildirMailbox(box.path, processed_folder=box.processed_folder, quarantine_folder=box.quarantine_folder)
 
 
-def build_sender(settings: Settings) -> Sender:
+def build_sender(settings: Settings, mailbox: Mailbox) -> Sender:
+    smtp = settings.smtp
+    if smtp.kind == "smtp":
+        from mailbot.adapters.smtp import SmtpSender
+        from mailbot.adapters.tls import login_for
+
+        append_sent = getattr(mailbox, "append_sent", None) if smtp.copy_to_sent else None
+        return SmtpSender(
+            smtp,
+            login_for(smtp, settings.source, "smtp"),
+            envelope_from=smtp.envelope_from or settings.sender_address,
+            after_send=append_sent,
+        )
     from mailbot.adapters.outbox_dir import OutboxDirSender
 
-    return OutboxDirSender(settings.smtp.path)
+    return OutboxDirSender(smtp.path)
 
 
 def build_app(settings: Settings) -> App:
@@ -60,11 +78,12 @@ def build_app(settings: Settings) -> App:
     ledger = SqliteLedger(settings.ledger_path)
     rules = load_rules(settings.rules.file)
     limits = settings.limits
+    mailbox = build_mailbox(settings)
     return App(
         settings=settings,
         rules=rules,
-        mailbox=build_mailbox(settings),
-        sender=build_sender(settings),
+        mailbox=mailbox,
+        sender=build_sender(settings, mailbox),
         ledger=ledger,
         archive=Archive(settings.archive_dir),
         tracker=XlsxTracker(settings.storage.tracker),

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from mailbot.errors import ConfigError
 from mailbot.tomlfile import load_toml_model
@@ -34,6 +34,81 @@ class OutboxSender(Section):
     path: Path = Path("./var/outbox")
     sender: str = Field(alias="from")
     resend_uncertain: bool = True  # a reply whose sending was interrupted goes again with the same Message-ID
+
+
+Security = Literal["ssl", "starttls", "none"]
+
+
+class OAuth2Settings(Section):
+    """XOAUTH2: Microsoft 365 (client credentials with msal) or Gmail (a token from a file or a command)."""
+
+    provider: Literal["microsoft", "google"]
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret_env: str | None = None
+    client_secret_file: Path | None = None
+    scope: str | None = None
+    token_file: Path | None = None
+    token_command: str | None = None
+
+
+class Server(Section):
+    """What IMAP and SMTP share: where, how encrypted, and how to log in (secrets only by reference)."""
+
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Security
+    tls_verify: bool = True  # turning this off is logged as a warning at every start
+    ca_file: Path | None = None  # a private CA to trust, besides the system's
+    timeout_seconds: float = Field(default=60, gt=0, le=600)
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    oauth2: OAuth2Settings | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_log_in(self) -> Server:
+        ways = [w for w in (self.password_env, self.password_file, self.oauth2) if w is not None]
+        if len(ways) > 1:
+            raise ValueError("use only one of password_env, password_file and [oauth2]")
+        if ways and not self.username:
+            raise ValueError("username is needed to log in")
+        return self
+
+
+class ImapMailbox(Server):
+    kind: Literal["imap"]
+    security: Security = "ssl"
+    username: str
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    quarantine_folder: str = "Quarantine"
+    sent_folder: str = "Sent"
+    idle: bool = True
+    idle_renew_seconds: int = Field(default=600, ge=10, le=600)  # RFC 2177 servers drop IDLE after 30 minutes
+
+    @model_validator(mode="after")
+    def _can_log_in(self) -> ImapMailbox:
+        if self.password_env is None and self.password_file is None and self.oauth2 is None:
+            raise ValueError("set password_env, password_file or an [mailbox.oauth2] table")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "ssl" else 143)
+
+
+class SmtpSender(Server):
+    kind: Literal["smtp"]
+    security: Security = "starttls"
+    sender: str = Field(alias="from")
+    envelope_from: str | None = None  # MAIL FROM; default: the address in `from`
+    copy_to_sent: bool = False  # Microsoft 365 and Gmail keep their own copy of what is sent
+    resend_uncertain: bool = True
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"ssl": 465, "starttls": 587, "none": 25}[self.security]
 
 
 class RulesSection(Section):
@@ -66,8 +141,8 @@ class Replies(Section):
     attach_blank_forms: bool = True
 
 
-Mailbox = Annotated[MaildirMailbox, Field(discriminator="kind")]
-Sender = Annotated[OutboxSender, Field(discriminator="kind")]
+Mailbox = Annotated[MaildirMailbox | ImapMailbox, Field(discriminator="kind")]
+Sender = Annotated[OutboxSender | SmtpSender, Field(discriminator="kind")]
 
 
 class Settings(Section):
@@ -78,6 +153,12 @@ class Settings(Section):
     schedule: Schedule = Schedule()
     limits: Limits = Limits()
     replies: Replies = Replies()
+    _source: Path = PrivateAttr(default=Path("config.toml"))
+
+    @property
+    def source(self) -> Path:
+        """The file these settings were read from (named in error messages)."""
+        return self._source
 
     @property
     def ledger_path(self) -> Path:
@@ -89,7 +170,12 @@ class Settings(Section):
 
     @property
     def sender_domain(self) -> str:
-        return self.smtp.sender.rpartition("@")[2].strip(" >").lower() or "localhost"
+        return self.sender_address.rpartition("@")[2].lower() or "localhost"
+
+    @property
+    def sender_address(self) -> str:
+        """The bare address of `from`."""
+        return self.smtp.sender.rpartition("<")[2].strip(" >")
 
 
 def _resolve(base: Path, path: Path) -> Path:
@@ -105,10 +191,10 @@ def load_settings(path: Path | str) -> Settings:
     if not rules_file.is_file() and not settings.rules.file.is_absolute():
         rules_file = APP_ROOT / settings.rules.file
     templates = settings.replies.templates
-    return settings.model_copy(
+    resolved = settings.model_copy(
         update={
-            "mailbox": settings.mailbox.model_copy(update={"path": _resolve(base, settings.mailbox.path)}),
-            "smtp": settings.smtp.model_copy(update={"path": _resolve(base, settings.smtp.path)}),
+            "mailbox": _resolve_paths(base, settings.mailbox),
+            "smtp": _resolve_paths(base, settings.smtp),
             "rules": RulesSection(file=rules_file),
             "storage": Storage(
                 dir=_resolve(base, settings.storage.dir), tracker=_resolve(base, settings.storage.tracker)
@@ -118,6 +204,22 @@ def load_settings(path: Path | str) -> Settings:
             ),
         }
     )
+    resolved._source = path
+    return resolved
+
+
+_S = TypeVar("_S", bound=Section)
+
+
+def _resolve_paths(base: Path, section: _S) -> _S:
+    """Every Path field of a section (and of its oauth2 table) made absolute from the config's folder."""
+    changes: dict[str, object] = {}
+    for name, value in section:
+        if isinstance(value, Path):
+            changes[name] = _resolve(base, value)
+        elif isinstance(value, OAuth2Settings):
+            changes[name] = _resolve_paths(base, value)
+    return section.model_copy(update=changes)
 
 
 def read_secret(path: Path | str, *, env: str | None, file: Path | None, key: str) -> str:

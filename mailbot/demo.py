@@ -232,11 +232,13 @@ def run_demo(workspace: Path, echo: Callable[[str], object] = print) -> dict[str
         app = build_app(settings)
         try:
             mails = demo_mails(app.rules, settings.sender_domain)
+            assert settings.mailbox.kind == "maildir"
             deliver(settings.mailbox.path, mails)
             process_batch(app)
             document = export_document(app.ledger)
         finally:
             app.close()
+    assert settings.smtp.kind == "outbox"
     _print_summary(echo, document, settings.storage.tracker, settings.smtp.path, len(mails))
     return document
 

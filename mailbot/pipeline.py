@@ -128,11 +128,11 @@ def _decide(app: App, fetched: Fetched, inbound: Inbound) -> Decision:
     earlier = ledger.message_by_identity(inbound.message_id, inbound.sha256)
     if earlier is not None:
         return Decision("duplicate", f"same message as #{earlier.row} ({earlier.action})")
-    own = [settings.smtp.sender.rpartition("<")[2].strip(" >")]
+    own = [settings.sender_address]
     reason = classify(inbound, own_addresses=own, own_domain=settings.sender_domain)
     if reason is not None:
         return Decision("ignored", reason)
-    if len(fetched.raw) > settings.limits.max_message_bytes:
+    if not fetched.complete or len(fetched.raw) > settings.limits.max_message_bytes:
         return _quarantine(f"message larger than {settings.limits.max_message_bytes // 1_000_000} MB", inbound)
     extraction = extract_attachments(inbound, app.extract_limits)
     if extraction.quarantine:
@@ -261,10 +261,13 @@ def send_replies(app: App, message_row: int | None = None) -> None:
         try:
             app.sender.send(item.reply_id, item.recipient, item.raw)
         except SendError as exc:
-            state = "failed" if exc.permanent else "pending"
             with ledger.transaction():
-                ledger.set_outbox_state(item.id, state, str(exc))
-            log.error("reply_not_sent", state=state, error=str(exc))
+                if exc.permanent:
+                    ledger.set_outbox_state(item.id, "failed", str(exc))
+                    log.error("reply_failed", error=str(exc))
+                else:
+                    retry_at = ledger.retry_later(item.id, str(exc))
+                    log.warning("reply_deferred", error=str(exc), retry_at=retry_at.isoformat(timespec="seconds"))
             continue
         checkpoint("handed_over")
         with ledger.transaction():

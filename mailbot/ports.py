@@ -16,6 +16,8 @@ class Fetched:
     key: str  # stable identity in this mailbox (Maildir unique name; "UIDVALIDITY/UID" over IMAP)
     raw: bytes
     arrived_at: dt.datetime  # delivery time (Maildir file) or INTERNALDATE (IMAP); aware
+    size: int | None = None  # the whole message's size, when the mailbox knows it
+    complete: bool = True  # False: over the size limit, only the header was downloaded
 
 
 class Mailbox(Protocol):

@@ -63,6 +63,7 @@ class Runner:
     def __init__(self, app: App) -> None:
         self.app = app
         self.stopping = threading.Event()
+        self.wake = threading.Event()  # new mail announced (IDLE) while a batch may be running
         self.batch_lock = threading.Lock()
         self.heartbeat = app.settings.storage.dir / "heartbeat"
         self.scheduler = BlockingScheduler(timezone="UTC")
@@ -70,16 +71,43 @@ class Runner:
 
     def cycle(self) -> None:
         with self.batch_lock:
-            if self.stopping.is_set():
-                return
-            try:
-                report = process_batch(self.app, stop=self.stopping.is_set)
-                self.log.info("batch_done", processed=report.processed, actions=report.actions)
-            except MailbotError as exc:
-                self.log.error("batch_failed", error=str(exc))
-            except Exception:  # a bug must not stop the service: log it and try again next cycle
-                self.log.exception("batch_crashed")
-            touch(self.heartbeat)
+            while not self.stopping.is_set():
+                self.wake.clear()
+                self._batch()
+                touch(self.heartbeat)
+                if not self.wake.is_set():
+                    break  # nothing announced meanwhile; else go again at once
+
+    def _batch(self) -> None:
+        try:
+            report = process_batch(self.app, stop=self.stopping.is_set)
+            self.log.info("batch_done", processed=report.processed, actions=report.actions)
+        except MailbotError as exc:
+            self.log.error("batch_failed", error=str(exc))
+        except Exception:  # a bug must not stop the service: log it and try again next cycle
+            self.log.exception("batch_crashed")
+
+    def watch(self) -> None:
+        """IMAP IDLE: wake the job when mail arrives; renew IDLE at least every idle_renew_seconds."""
+        from mailbot.adapters.imap import ImapWatcher
+        from mailbot.adapters.tls import login_for
+
+        box = self.app.settings.mailbox
+        assert box.kind == "imap"
+        watcher = ImapWatcher(box, login_for(box, self.app.settings.source, "mailbox"))
+        try:
+            while not self.stopping.is_set():
+                try:
+                    announced = watcher.wait(box.idle_renew_seconds, self.stopping.is_set)
+                except MailbotError as exc:
+                    self.log.warning("idle_unavailable", error=str(exc))
+                    self.stopping.wait(min(60.0, self.app.settings.schedule.interval_seconds))
+                    continue
+                if announced and not self.stopping.is_set():
+                    self.wake.set()
+                    self.scheduler.modify_job("poll", next_run_time=_now())
+        finally:
+            watcher.close()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.log.info("stopping", signal=signal.Signals(signum).name)
@@ -89,11 +117,15 @@ class Runner:
     def run(self) -> None:
         interval = self.app.settings.schedule.interval_seconds
         self.scheduler.add_job(
-            self.cycle, "interval", seconds=interval, max_instances=1, coalesce=True, next_run_time=_now()
+            self.cycle, "interval", id="poll", seconds=interval, max_instances=1, coalesce=True, next_run_time=_now()
         )
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        self.log.info("started", interval_seconds=interval)
+        box = self.app.settings.mailbox
+        idle = box.kind == "imap" and box.idle
+        if idle:
+            threading.Thread(target=self.watch, name="imap-idle", daemon=True).start()
+        self.log.info("started", interval_seconds=interval, idle=idle)
         self.scheduler.start()
         with self.batch_lock:  # let the batch in flight finish its current message
             pass

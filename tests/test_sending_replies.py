@@ -50,7 +50,7 @@ def _states(app: App) -> list[str]:
     return [r[0] for r in app.ledger.db.execute("SELECT state FROM outbox ORDER BY id")]
 
 
-def test_a_temporary_failure_keeps_the_reply_pending_and_the_next_batch_sends_it(app: App, rules: Rules) -> None:
+def test_a_temporary_failure_keeps_the_reply_pending_and_retries_it_after_a_backoff(app: App, rules: Rules) -> None:
     assert isinstance(app.sender, FakeSender)
     _deliver(app, rules)
     app.sender.fail_with = SendError("421 try again later", permanent=False)
@@ -59,7 +59,21 @@ def test_a_temporary_failure_keeps_the_reply_pending_and_the_next_batch_sends_it
     assert isinstance(app.mailbox, FakeMailbox) and "m1" in app.mailbox.processed  # the message itself is done
     app.sender.fail_with = None
     process_batch(app)
+    assert app.sender.sent == {}, "retried before its backoff"
+    app.ledger.db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00+00:00'")  # time passes
+    process_batch(app)
     assert _states(app) == ["sent"] and len(app.sender.sent) == 1
+
+
+def test_the_backoff_grows_with_each_attempt(app: App, rules: Rules) -> None:
+    _deliver(app, rules)
+    process_batch(app)
+    delays = []
+    for _ in range(3):
+        app.ledger.db.execute("UPDATE outbox SET attempts = attempts + 1")
+        before = dt.datetime.now(dt.UTC)
+        delays.append((app.ledger.retry_later(1, "421") - before).total_seconds())
+    assert delays[0] < delays[1] < delays[2]
 
 
 def test_a_permanent_failure_marks_the_reply_failed_and_the_log_shows_it(app: App, rules: Rules) -> None:

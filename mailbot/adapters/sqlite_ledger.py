@@ -17,7 +17,7 @@ from typing import Any
 
 from mailbot.errors import MailbotError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,6 +72,14 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_by_recipient ON outbox(recipient, created_at);
 """
+
+#: Schema changes, by the version they lead to; a ledger is brought up to date at start-up.
+MIGRATIONS: dict[int, list[str]] = {
+    2: ["ALTER TABLE outbox ADD COLUMN next_attempt_at TEXT"],  # backoff after a temporary SMTP failure
+}
+
+#: Seconds to wait before the n-th retry of a reply after a temporary failure (then the last, repeated).
+RETRY_DELAYS = (60, 120, 300, 600, 1800, 3600)
 
 
 class LedgerError(MailbotError):
@@ -151,11 +159,15 @@ class SqliteLedger:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         self.db.execute(statement)
-                self.db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            return
+                self.db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
         version = int(self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise LedgerError(f"the ledger has schema {version}, newer than this mailbot ({SCHEMA_VERSION})")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                for statement in MIGRATIONS[target]:
+                    self.db.execute(statement)
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(target),))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -320,6 +332,8 @@ class SqliteLedger:
             f" JOIN messages m ON m.id = o.message_row WHERE o.state IN ({','.join('?' * len(states))})"
         )
         args: list[Any] = list(states)
+        sql += " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
+        args.append(utc_text(now_utc()))
         if message_row is not None:
             sql += " AND o.message_row = ?"
             args.append(message_row)
@@ -333,6 +347,16 @@ class SqliteLedger:
             " attempts = attempts + (CASE WHEN ? = 'sending' THEN 1 ELSE 0 END) WHERE id = ?",
             (state, error, sent_at, state, outbox_id),
         )
+
+    def retry_later(self, outbox_id: int, error: str) -> dt.datetime:
+        """Back to pending after a temporary failure, not before a delay that grows with the attempts."""
+        attempts = int(self.db.execute("SELECT attempts FROM outbox WHERE id = ?", (outbox_id,)).fetchone()[0])
+        when = now_utc() + dt.timedelta(seconds=RETRY_DELAYS[min(max(attempts, 1), len(RETRY_DELAYS)) - 1])
+        self.db.execute(
+            "UPDATE outbox SET state = 'pending', last_error = ?, next_attempt_at = ? WHERE id = ?",
+            (error, utc_text(when), outbox_id),
+        )
+        return when
 
     # ------------------------------------------------------------ read model
 

@@ -1,0 +1,91 @@
+"""An SMTP server as the Sender (smtplib): TLS with a verifying context, password or XOAUTH2.
+
+A temporary failure (4xx, a dropped or refused connection) raises a non-permanent SendError, so the
+reply stays in the outbox and is retried with backoff; a permanent one (5xx) marks it failed.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+
+from mailbot.adapters.oauth2 import xoauth2_string
+from mailbot.adapters.tls import Login, client_context
+from mailbot.config import SmtpSender as SmtpSettings
+from mailbot.logs import get_logger
+from mailbot.ports import SendError
+
+OAUTH_HINT = " (the server refuses password login: configure [smtp.oauth2])"
+
+
+def _why(exc: smtplib.SMTPResponseException) -> str:
+    text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+    hint = OAUTH_HINT if "5.7.30" in text or "5.7.139" in text else ""
+    return f"{exc.smtp_code} {text.splitlines()[0] if text else ''}{hint}"
+
+
+class SmtpSender:
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        login: Login,
+        *,
+        envelope_from: str,
+        after_send: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.login = login
+        self.envelope_from = envelope_from
+        self.after_send = after_send
+        self.context = client_context(settings, "smtp") if settings.security != "none" else None
+        if settings.security == "none":
+            get_logger().warning("smtp_without_tls", host=settings.host)
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.security == "ssl":
+            return smtplib.SMTP_SSL(s.host, s.effective_port, timeout=s.timeout_seconds, context=self.context)
+        smtp = smtplib.SMTP(s.host, s.effective_port, timeout=s.timeout_seconds)
+        if s.security == "starttls":
+            smtp.starttls(context=self.context)
+        return smtp
+
+    def _log_in(self, smtp: smtplib.SMTP) -> None:
+        login = self.login
+        if login.username is None or (login.password is None and login.tokens is None):
+            return
+        if login.tokens is None:
+            assert login.password is not None
+            smtp.login(login.username, login.password)
+            return
+        tokens, user = login.tokens, login.username
+        try:
+            smtp.auth("XOAUTH2", lambda _challenge=None: xoauth2_string(user, tokens.token()))
+        except smtplib.SMTPAuthenticationError:
+            smtp.auth("XOAUTH2", lambda _challenge=None: xoauth2_string(user, tokens.refresh()))
+
+    def send(self, reply_id: str, recipient: str, raw: bytes) -> None:
+        try:
+            with self._connect() as smtp:
+                self._log_in(smtp)
+                smtp.sendmail(self.envelope_from, [recipient], raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            message = f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
+            raise SendError(f"recipient refused: {message}", permanent=code >= 500) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise SendError(f"SMTP {_why(exc)}", permanent=500 <= exc.smtp_code < 600) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SendError(f"SMTP server {self.settings.host} unavailable: {exc}", permanent=False) from exc
+        if self.after_send is not None:
+            self._copy_to_sent(reply_id, raw)
+
+    def _copy_to_sent(self, reply_id: str, raw: bytes) -> None:
+        assert self.after_send is not None
+        try:
+            self.after_send(raw)
+        except Exception as exc:  # the reply went out; a missing copy in Sent is worth a warning, not a resend
+            get_logger().warning("copy_to_sent_failed", reply_id=reply_id, error=str(exc)[:300])
+
+    def close(self) -> None:
+        return None
