@@ -32,7 +32,8 @@ class Login:
 
 def login_for(server: Server, config_path: Path, key: str) -> Login:
     if server.oauth2 is not None:
-        return Login(server.username, tokens=provider_from_settings(server.oauth2, config_path))
+        tokens = provider_from_settings(server.oauth2, config_path, section=f"{key}.oauth2")
+        return Login(server.username, tokens=tokens)
     if server.password_env or server.password_file:
         password = read_secret(config_path, env=server.password_env, file=server.password_file, key=f"{key}.password")
         return Login(server.username, password=password)
