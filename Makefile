@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint typecheck pytest venv demo bench clean
+.PHONY: test lint typecheck pytest venv dovecot demo bench clean
 
-test: venv lint typecheck pytest
+test: venv dovecot lint typecheck pytest
 
 venv: $(VENV)/.installed
 
@@ -23,8 +23,21 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy mailbot
 
-pytest: venv
+pytest: venv dovecot
 	$(BIN)/pytest -q
+
+# The tests start their own Dovecot (IMAP) on loopback, so its binary must be installed; they never use the
+# system service or its ports 143/993. sudo only when not root and sudo exists.
+SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
+
+dovecot:
+	@command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || { \
+	  echo "Dovecot is missing: installing Debian's dovecot-imapd for the real-server tests"; \
+	  command -v apt-get >/dev/null 2>&1 \
+	    && $(SUDO) apt-get update -q \
+	    && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd; \
+	} || { echo "make: could not install Dovecot (dovecot-imapd), which the tests need; install it and rerun" >&2; \
+	  exit 1; }
 
 demo: venv
 	$(BIN)/mailbot demo

@@ -1,13 +1,19 @@
-"""Shared fixtures: the seed call's rules."""
+"""Shared fixtures: the seed call's rules, and real mail servers (Dovecot, an SMTP sink) on loopback."""
 
 from __future__ import annotations
 
+import contextlib
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mailbot.validation.rules_file import load_rules
 from mailbot.validation.schema import Rules
+from tests.servers import Certificates, Dovecot, SmtpSink, ensure_dovecot, short_tempdir
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_RULES = ROOT / "rules" / "sxtdbv-2024.toml"
@@ -16,3 +22,89 @@ SEED_RULES = ROOT / "rules" / "sxtdbv-2024.toml"
 @pytest.fixture(scope="session")
 def rules() -> Rules:
     return load_rules(SEED_RULES)
+
+
+# --- real mail servers on loopback (tests/servers.py) ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A private CA and server certificates (`good`, `wrong` host, `expired`); trust it via `.client_context()`."""
+    return Certificates(tmp_path_factory.mktemp("certificates"))
+
+
+@pytest.fixture(scope="session")
+def dovecot_binary() -> str:
+    try:
+        return ensure_dovecot()
+    except RuntimeError as missing:
+        pytest.fail(str(missing), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def dovecot(dovecot_binary: str, certificates: Certificates) -> Iterator[Dovecot]:
+    """One Dovecot for the whole run, user `bot`/`secret`; use `imap_user` for an empty mailbox of your own."""
+    with _dovecot_folder() as folder:
+        server = Dovecot(certificates).start(folder)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def imap_user(dovecot: Dovecot) -> tuple[str, str]:
+    """A new login on the shared Dovecot, with an empty mailbox: (name, password)."""
+    name, password = f"user-{secrets.token_hex(6)}", secrets.token_urlsafe(12)
+    dovecot.add_user(name, password)
+    return name, password
+
+
+@pytest.fixture
+def start_dovecot(dovecot_binary: str, certificates: Certificates) -> Iterator[Callable[..., Dovecot]]:
+    """Start private Dovecots: `start_dovecot(users=..., capabilities=..., cert="good"|"wrong"|"expired")`."""
+    with contextlib.ExitStack() as cleanup:
+
+        def start(**options: Any) -> Dovecot:
+            folder = cleanup.enter_context(_dovecot_folder())
+            server = Dovecot(certificates)
+            cleanup.callback(server.stop)  # registered after the folder, so it runs before the folder is removed
+            return server.start(folder, **options)
+
+        yield start
+
+
+@pytest.fixture
+def private_dovecot(start_dovecot: Callable[..., Dovecot]) -> Dovecot:
+    """A Dovecot of this test's own (default config, user `bot`/`secret`), free to restart or stop."""
+    return start_dovecot()
+
+
+@pytest.fixture
+def start_smtp_sink(tmp_path: Path, certificates: Certificates) -> Iterator[Callable[..., SmtpSink]]:
+    """Start SMTP sinks: `start_smtp_sink(tls=..., auth={user: password}, auth_require_tls=...)`."""
+    sinks: list[SmtpSink] = []
+
+    def start(**options: Any) -> SmtpSink:
+        sink = SmtpSink(tmp_path / f"smtp-{len(sinks) + 1}", certificates=certificates, **options)
+        sinks.append(sink)
+        return sink.start()
+
+    yield start
+    for sink in sinks:
+        sink.stop()
+
+
+@pytest.fixture
+def smtp_sink(start_smtp_sink: Callable[..., SmtpSink]) -> SmtpSink:
+    """A plain SMTP server without AUTH that keeps every message in `<tmp_path>/smtp-1/NNNN.eml`."""
+    return start_smtp_sink()
+
+
+@contextlib.contextmanager
+def _dovecot_folder() -> Iterator[Path]:
+    folder = short_tempdir("mailbot-dovecot-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,11 +1,14 @@
-"""Shared by the mail tests: a workspace with a config, the demo's messages, and readers of the results."""
+"""Shared by the mail tests: a workspace (config, mailbox, where replies land) and readers of the results.
+
+Two kinds, one interface: a Maildir with a file outbox (the embedded default), and a real Dovecot
+IMAP account with a real SMTP server (aiosmtpd), both started by the tests on loopback.
+"""
 
 from __future__ import annotations
 
 import email
 import email.policy
 import json
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -15,11 +18,16 @@ from click.testing import CliRunner
 from mailbot.cli import main
 from mailbot.demo import CONFIG, deliver
 from mailbot.demo_mail import DemoMail
+from tests.servers import Certificates, Dovecot, SmtpSink
 
 
-@dataclass
 class Workspace:
-    root: Path
+    """The Maildir kind: mail in var/mail, replies as .eml files in var/outbox."""
+
+    kind = "maildir"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
 
     @property
     def config(self) -> Path:
@@ -55,8 +63,61 @@ class Workspace:
             for p in sorted(self.outbox.glob("*.eml"))
         ]
 
-    def inbox(self) -> list[Path]:
+    def inbox(self) -> list[Any]:
         return [p for sub in ("new", "cur") for p in (self.maildir / sub).iterdir()]
+
+    def folder_count(self, name: str) -> int:
+        return len(list((self.maildir / f".{name}" / "cur").iterdir()))
+
+
+class ImapWorkspace(Workspace):
+    """The IMAP kind: an account on a real Dovecot, replies through a real SMTP server."""
+
+    kind = "imap"
+
+    def __init__(self, root: Path, dovecot: Dovecot, user: tuple[str, str], sink: SmtpSink, ca: Certificates) -> None:
+        super().__init__(root)
+        self.dovecot, self.user, self.sink = dovecot, user[0], sink
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "mailbox.password").write_text(user[1], encoding="utf-8")
+        self.config.write_text(
+            f"""[mailbox]
+kind = "imap"
+host = "{dovecot.host}"
+port = {dovecot.port}
+security = "starttls"
+ca_file = "{ca.ca_file}"
+username = "{self.user}"
+password_file = "mailbox.password"
+timeout_seconds = 10
+
+[smtp]
+kind = "smtp"
+host = "{sink.host}"
+port = {sink.port}
+security = "starttls"
+ca_file = "{ca.ca_file}"
+from = "Vụ TKNL <nop-de-xuat@example.org>"
+
+[storage]
+dir = "./var"
+tracker = "./var/tracker.xlsx"
+""",
+            encoding="utf-8",
+        )
+
+    def deliver(self, mails: list[DemoMail]) -> None:
+        for mail in mails:
+            self.dovecot.append(mail.raw, mail.arrives, user=self.user)
+
+    def replies(self) -> list[EmailMessage]:
+        return self.sink.received()
+
+    def inbox(self) -> list[Any]:
+        return list(self.dovecot.folder_uids("INBOX", user=self.user))
+
+    def folder_count(self, name: str) -> int:
+        return len(self.dovecot.folder_uids(name, user=self.user))
 
 
 def make_workspace(root: Path) -> Workspace:

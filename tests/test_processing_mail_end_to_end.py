@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
@@ -10,7 +12,8 @@ import pytest
 from mailbot.demo import demo_mails
 from mailbot.demo_mail import DemoMail
 from mailbot.validation.schema import Rules
-from tests.mailflow import Workspace, make_workspace
+from tests.mailflow import ImapWorkspace, Workspace, make_workspace
+from tests.servers import Certificates, Dovecot, SmtpSink
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +21,30 @@ def mails(rules: Rules) -> list[DemoMail]:
     return demo_mails(rules, "example.org")
 
 
-@pytest.fixture(scope="module")
-def processed(tmp_path_factory: pytest.TempPathFactory, mails: list[DemoMail]) -> Workspace:
-    space = make_workspace(tmp_path_factory.mktemp("mail"))
+@pytest.fixture(scope="module", params=["maildir", "imap"])
+def processed(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    mails: list[DemoMail],
+    dovecot: Dovecot,
+    certificates: Certificates,
+) -> Iterator[Workspace]:
+    """The demo's messages processed once, from a Maildir or from a real IMAP account."""
+    root = tmp_path_factory.mktemp(request.param)
+    if request.param == "maildir":
+        space = make_workspace(root)
+        sink = None
+    else:
+        user = (f"e2e-{secrets.token_hex(4)}", secrets.token_urlsafe(10))
+        dovecot.add_user(*user)
+        sink = SmtpSink(root / "smtp", certificates=certificates, tls=True).start()
+        space = ImapWorkspace(root / "work", dovecot, user, sink, certificates)
     space.deliver(mails)
     run = space.cli("once")
     assert run.exit_code == 0, run.output
-    return space
+    yield space
+    if sink is not None:
+        sink.stop()
 
 
 def test_every_message_gets_the_action_its_kind_calls_for(processed: Workspace, mails: list[DemoMail]) -> None:
@@ -34,7 +54,7 @@ def test_every_message_gets_the_action_its_kind_calls_for(processed: Workspace, 
 
 def test_the_inbox_is_emptied_into_the_processed_folder(processed: Workspace, mails: list[DemoMail]) -> None:
     assert processed.inbox() == []
-    assert len(list((processed.maildir / ".Processed" / "cur").iterdir())) == len(mails)
+    assert processed.folder_count("Processed") == len(mails)
 
 
 def test_each_answered_message_gets_one_reply_in_its_thread(processed: Workspace, mails: list[DemoMail]) -> None:
