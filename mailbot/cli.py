@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mailbot.errors import ConfigError
+from mailbot.errors import ConfigError, MailbotError
 from mailbot.validation.rules_file import default_rules_path, load_rules
 from mailbot.validation.schema import Rules
 
@@ -24,6 +24,8 @@ EX_USAGE = 2  # click's own code for usage errors; `validate` uses it for unread
 EX_CONFIG = getattr(os, "EX_CONFIG", 78)
 EX_IOERR = getattr(os, "EX_IOERR", 74)
 EX_TEMPFAIL = getattr(os, "EX_TEMPFAIL", 75)
+EX_UNAVAILABLE = getattr(os, "EX_UNAVAILABLE", 69)
+EX_NOPERM = getattr(os, "EX_NOPERM", 77)
 DEFAULT_CONFIG = "config.toml"
 
 _rules_option = click.option(
@@ -106,10 +108,18 @@ def _app(ctx: click.Context, *, log_json: bool | None = None) -> Iterator[App]:
 @click.pass_context
 def once(ctx: click.Context) -> None:
     """Process the waiting messages once, rebuild the tracker, and exit."""
+    from mailbot.adapters.oauth2 import AuthError
     from mailbot.pipeline import process_batch
 
     with _app(ctx) as app:
-        report = process_batch(app)
+        try:
+            report = process_batch(app)
+        except AuthError as exc:
+            click.echo(f"mailbot: login refused: {exc}", err=True)
+            sys.exit(EX_NOPERM)
+        except MailbotError as exc:
+            click.echo(f"mailbot: {exc}", err=True)
+            sys.exit(EX_UNAVAILABLE)
     click.echo(f"processed {report.processed} message(s): {report.actions or '{}'}; tracker: {report.tracker}")
 
 

@@ -110,6 +110,13 @@ class ImapConnection:
         except LoginError as exc:
             self._failed()
             raise AuthError(f"IMAP login refused for {self.login.username}: {_first_line(exc)}") from exc
+        except ssl.SSLCertVerificationError as exc:
+            delay = self._failed()
+            reason = exc.verify_message or _first_line(exc)
+            raise MailboxUnavailable(
+                f"TLS certificate of IMAP server {self.settings.host} rejected ({reason}); not connecting;"
+                f" retry in {delay:.0f}s"
+            ) from exc
         except (*CONNECTION_ERRORS, IMAPClientError) as exc:
             delay = self._failed()
             raise MailboxUnavailable(
@@ -172,7 +179,7 @@ class ImapMailbox:
         def search(client: Any) -> list[str]:
             self._ready(client)
             client.noop()  # take in what arrived since the folder was selected
-            uids = sorted(client.search(["ALL"]))
+            uids = sorted(client.search(["NOT", "DELETED"]))  # \Deleted ones were moved already (no UIDPLUS)
             return [f"{self.connection.uidvalidity}/{uid}" for uid in uids]
 
         return self.connection.run(search)

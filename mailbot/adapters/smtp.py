@@ -7,6 +7,7 @@ reply stays in the outbox and is retried with backoff; a permanent one (5xx) mar
 from __future__ import annotations
 
 import smtplib
+import ssl
 from collections.abc import Callable
 
 from mailbot.adapters.oauth2 import xoauth2_string
@@ -75,6 +76,10 @@ class SmtpSender:
             raise SendError(f"recipient refused: {message}", permanent=code >= 500) from exc
         except smtplib.SMTPResponseException as exc:
             raise SendError(f"SMTP {_why(exc)}", permanent=500 <= exc.smtp_code < 600) from exc
+        except ssl.SSLCertVerificationError as exc:
+            reason = exc.verify_message or str(exc)
+            message = f"TLS certificate of SMTP server {self.settings.host} rejected ({reason})"
+            raise SendError(message, permanent=False) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise SendError(f"SMTP server {self.settings.host} unavailable: {exc}", permanent=False) from exc
         if self.after_send is not None:
