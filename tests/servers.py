@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import warnings
+from base64 import b64decode
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -534,6 +535,19 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         return self.sink._accept(session, envelope)
 
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        """XOAUTH2 (RFC 7628 style, as Microsoft 365 and Gmail): accepted when the bearer token is the user's."""
+        try:
+            fields = dict(part.split("=", 1) for part in b64decode(args[1]).decode().split("\x01") if "=" in part)
+        except (IndexError, ValueError):
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Cannot decode XOAUTH2")
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        accepted = (self.sink.oauth_tokens or {}).get(user) == token
+        self.sink.oauth_attempts.append((user, accepted))
+        if not accepted:
+            return AuthResult(success=False, handled=False, message="535 5.7.8 Username and Password not accepted")
+        return AuthResult(success=True, auth_data=user)
+
 
 class _Controller(Controller):
     def factory(self) -> SMTP:
@@ -557,6 +571,7 @@ class SmtpSink:
         auth: dict[str, str] | None = None,
         auth_require_tls: bool = False,
         port: int | None = None,
+        oauth_tokens: dict[str, str] | None = None,
     ) -> None:
         """`tls`: offer STARTTLS (needs `certificates`, not required by the server). `auth`: AUTH PLAIN/LOGIN
         with these users, required before MAIL; `auth_require_tls`: advertise and accept AUTH only after
@@ -572,6 +587,8 @@ class SmtpSink:
         self.auth_require_tls = auth_require_tls
         self.port = port or free_port()
         self.fail_with: tuple[int, str] | None = None
+        self.oauth_tokens = oauth_tokens  # user -> the access token XOAUTH2 accepts (needs `auth`, may be {})
+        self.oauth_attempts: list[tuple[str, bool]] = []
         self.attempts = 0
         self.envelopes: list[Delivery] = []
         self.logins: list[str | None] = []

@@ -10,7 +10,7 @@ import smtplib
 import ssl
 from collections.abc import Callable
 
-from mailbot.adapters.oauth2 import xoauth2_string
+from mailbot.adapters.oauth2 import AuthError, xoauth2_string
 from mailbot.adapters.tls import Login, client_context
 from mailbot.config import SmtpSender as SmtpSettings
 from mailbot.logs import get_logger
@@ -49,6 +49,7 @@ class SmtpSender:
         smtp = smtplib.SMTP(s.host, s.effective_port, timeout=s.timeout_seconds)
         if s.security == "starttls":
             smtp.starttls(context=self.context)
+            smtp.ehlo()  # SMTP.auth() (XOAUTH2) does not say EHLO again after STARTTLS by itself; login() does
         return smtp
 
     def _log_in(self, smtp: smtplib.SMTP) -> None:
@@ -70,6 +71,8 @@ class SmtpSender:
             with self._connect() as smtp:
                 self._log_in(smtp)
                 smtp.sendmail(self.envelope_from, [recipient], raw)
+        except AuthError as exc:  # a refused token refresh: a person must act; the reply waits, backing off
+            raise SendError(f"SMTP login refused: {exc}", permanent=False) from exc
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             message = f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
