@@ -42,8 +42,9 @@ dovecot:
 demo: venv
 	$(BIN)/mailbot demo
 
-bench: venv
+bench: venv dovecot
 	$(BIN)/python bench/validate_bench.py
+	$(BIN)/python bench/imap_latency.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -157,7 +157,16 @@ def export(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Validate the configuration and the rules; exit 78 naming the key and the reason."""
+    from mailbot.adapters.tls import login_for
+
     settings = _settings(ctx)
+    try:
+        for key, server in (("mailbox", settings.mailbox), ("smtp", settings.smtp)):
+            if server.kind in ("imap", "smtp"):
+                login_for(server, settings.source, key)  # reads the secrets; connects to nothing
+    except ConfigError as exc:
+        click.echo(f"mailbot: configuration error: {exc}", err=True)
+        sys.exit(EX_CONFIG)
     click.echo(f"{ctx.obj}: OK — mailbox {settings.mailbox.kind}, replies via {settings.smtp.kind}")
     click.echo(f"rules {settings.rules.file}: OK")
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from mailbot.demo import demo_mails
 from mailbot.scheduler import single_instance
@@ -88,3 +89,33 @@ def test_a_damaged_ledger_is_refused_and_the_mailbox_is_not_touched(tmp_path: Pa
     result = space.cli("once")
     assert result.exit_code == 74 and "refusing to run" in result.output
     assert len(space.inbox()) == 1 and not space.outbox.exists()
+
+
+def test_check_names_a_password_variable_that_is_not_set(tmp_path: Path, monkeypatch: Any) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[mailbox]\nkind = "imap"\nhost = "mail.example.org"\nusername = "bot@example.org"\n'
+        'password_env = "MAILBOT_TEST_UNSET_PASSWORD"\n\n'
+        '[smtp]\nkind = "outbox"\nfrom = "Vụ TKNL <nop-de-xuat@example.org>"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("MAILBOT_TEST_UNSET_PASSWORD", raising=False)
+    from click.testing import CliRunner
+
+    from mailbot.cli import main
+
+    result = CliRunner().invoke(main, ["--config", str(config), "check"])
+    assert result.exit_code == 78
+    assert "mailbox.password_env" in result.output and "MAILBOT_TEST_UNSET_PASSWORD" in result.output
+
+
+def test_the_imap_example_configuration_passes_check_with_its_secrets_set(monkeypatch: Any) -> None:
+    from click.testing import CliRunner
+
+    from mailbot.cli import main
+
+    monkeypatch.setenv("MAILBOT_MAILBOX_PASSWORD", "x")
+    monkeypatch.setenv("MAILBOT_SMTP_PASSWORD", "y")
+    result = CliRunner().invoke(main, ["--config", "config.imap.example.toml", "check"])
+    assert result.exit_code == 0, result.output
+    assert "mailbox imap, replies via smtp" in result.output
