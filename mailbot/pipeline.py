@@ -131,7 +131,8 @@ def _decide(app: App, fetched: Fetched, inbound: Inbound) -> Decision:
     own = [settings.sender_address]
     reason = classify(inbound, own_addresses=own, own_domain=settings.sender_domain)
     if reason is not None:
-        return Decision("ignored", reason)
+        bounced = _bounced_replies(app, fetched.raw, reason)
+        return Decision("ignored", reason + (f"; bounce of {', '.join(bounced)}" if bounced else ""))
     if not fetched.complete or len(fetched.raw) > settings.limits.max_message_bytes:
         return _quarantine(f"message larger than {settings.limits.max_message_bytes // 1_000_000} MB", inbound)
     extraction = extract_attachments(inbound, app.extract_limits)
@@ -147,6 +148,18 @@ def _decide(app: App, fetched: Fetched, inbound: Inbound) -> Decision:
     action = "correction_sent" if kind == "correction" else "acknowledged"
     decision = Decision(action, "late" if late else None, kind, result=result, late=late, files=files)
     return _limit(app, inbound, decision)
+
+
+def _bounced_replies(app: App, raw: bytes, reason: str) -> list[str]:
+    """A delivery report that quotes one of our replies marks that reply undeliverable."""
+    if not reason.startswith(("delivery or read report", "automatic sender", "null return path")):
+        return []
+    domain = re.escape(app.settings.sender_domain).encode()
+    ids = {m.decode() for m in re.findall(rb"<mailbot\.[0-9a-f]{32}@" + domain + rb">", raw)}
+    found = [i for i in sorted(ids) if app.ledger.mark_bounced(i)]
+    if found:
+        get_logger().warning("reply_bounced", replies=found)
+    return found
 
 
 def _quarantine(reason: str, inbound: Inbound) -> Decision:

@@ -163,3 +163,22 @@ def test_a_late_message_is_judged_by_its_arrival_not_its_date_header(tmp_path: P
     space.deliver([DemoMail("late", raw, dt.datetime(2023, 5, 2, 8, 0, tzinfo=VN), "acknowledged")])
     space.cli("once")
     assert space.export()["submissions"][0]["status"] == "late"
+
+
+def test_a_bounce_of_our_reply_marks_that_reply_undeliverable(tmp_path: Path, rules: Rules) -> None:
+    space = make_workspace(tmp_path)
+    _run(space, _mail(email_bytes(attachments=_submission(rules))))
+    [reply] = space.replies()
+    report = (
+        b"From: Mail Delivery System <MAILER-DAEMON@vien.example.vn>\r\nTo: nop-de-xuat@example.org\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce1@vien.example.vn>\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/plain\r\n\r\nThe mail system: <a@vien.example.vn>: mailbox full\r\n--b\r\n"
+        b"Content-Type: text/rfc822-headers\r\n\r\nMessage-ID: " + reply["Message-ID"].encode() + b"\r\n--b--\r\n"
+    )
+    _run(space, _mail(report, minutes=5))
+    bounce = space.export()["messages"][1]
+    assert bounce["action"] == "ignored" and reply["Message-ID"] in bounce["reason"]
+    log = openpyxl.load_workbook(space.tracker)["Nhật ký"]
+    assert "Gửi lỗi" in [c.value for row in log.iter_rows(min_row=2) for c in row]
+    assert len(space.replies()) == 1

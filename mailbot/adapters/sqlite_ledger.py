@@ -348,6 +348,13 @@ class SqliteLedger:
             (state, error, sent_at, state, outbox_id),
         )
 
+    def mark_bounced(self, reply_id: str) -> bool:
+        """A reply that came back undeliverable; True when it was one of ours."""
+        cursor = self.db.execute(
+            "UPDATE outbox SET state = 'failed', last_error = 'bounced: undeliverable' WHERE reply_id = ?", (reply_id,)
+        )
+        return cursor.rowcount > 0
+
     def retry_later(self, outbox_id: int, error: str) -> dt.datetime:
         """Back to pending after a temporary failure, not before a delay that grows with the attempts."""
         attempts = int(self.db.execute("SELECT attempts FROM outbox WHERE id = ?", (outbox_id,)).fetchone()[0])
