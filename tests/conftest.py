@@ -24,7 +24,7 @@ def rules() -> Rules:
     return load_rules(SEED_RULES)
 
 
-# --- real mail servers on loopback (tests/servers.py) ------------------------------------------------------
+# --- real mail servers on loopback (tests/servers/) ------------------------------------------------------
 
 
 @pytest.fixture(scope="session")

@@ -125,8 +125,8 @@ def test_a_certificate_for_another_host_or_out_of_date_fails_verification(
 
 
 def test_a_missing_dovecot_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tests.servers.shutil.which", lambda name: None)
-    monkeypatch.setattr("tests.servers.os.access", lambda path, mode: False)
+    monkeypatch.setattr("tests.servers.common.shutil.which", lambda name: None)
+    monkeypatch.setattr("tests.servers.common.os.access", lambda path, mode: False)
     with pytest.raises(RuntimeError, match="dovecot-imapd"):
         servers.ensure_dovecot()
 
