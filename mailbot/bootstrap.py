@@ -26,6 +26,8 @@ class App:
     tracker: Tracker
     renderer: ReplyRenderer
     extract_limits: ExtractLimits = field(default_factory=ExtractLimits)
+    #: Set when the sender's server could not be reached: no more attempts in this batch.
+    sender_down: bool = False
 
     @cached_property
     def blank_forms(self) -> list[tuple[str, bytes]]:

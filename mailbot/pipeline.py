@@ -50,6 +50,7 @@ class Decision:
 def process_batch(app: App, stop: Callable[[], bool] = lambda: False) -> BatchReport:
     """Finish interrupted replies, process every waiting message, then rebuild the tracker."""
     report = BatchReport()
+    app.sender_down = False
     with app.ledger.transaction():
         app.ledger.interrupted_to_uncertain()
     send_replies(app)
@@ -267,6 +268,8 @@ def send_replies(app: App, message_row: int | None = None) -> None:
     """Hand queued replies to the sender: pending → sending → sent (or failed / back to pending)."""
     ledger = app.ledger
     for item in ledger.outbox_to_send(include_uncertain=app.settings.smtp.resend_uncertain, message_row=message_row):
+        if app.sender_down:
+            return  # unreachable a moment ago: the replies wait for the next batch, not for a timeout each
         log = get_logger(reply_id=item.reply_id, mailbox_key=item.mailbox_key)
         with ledger.transaction():
             ledger.set_outbox_state(item.id, "sending")
@@ -279,6 +282,7 @@ def send_replies(app: App, message_row: int | None = None) -> None:
                     ledger.set_outbox_state(item.id, "failed", str(exc))
                     log.error("reply_failed", error=str(exc))
                 else:
+                    app.sender_down = exc.server_down
                     retry_at = ledger.retry_later(item.id, str(exc))
                     log.warning("reply_deferred", error=str(exc), retry_at=retry_at.isoformat(timespec="seconds"))
             continue

@@ -36,9 +36,10 @@ class Mailbox(Protocol):
 class SendError(MailbotError):
     """A reply could not be handed over. `permanent` failures are not retried."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool, server_down: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.server_down = server_down  # the server could not be reached at all: stop trying for now
 
 
 class Sender(Protocol):

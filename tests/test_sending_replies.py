@@ -105,3 +105,19 @@ def test_the_tracker_is_given_the_ledger_after_each_batch(app: App, rules: Rules
     [data] = app.tracker.writes
     assert [s.receipt for s in data.submissions] == ["SXTDBV-2024-0001"]
     assert data.submissions[0].tasks[0]["kinh_phi_tong"] == 500.0
+
+
+def test_an_unreachable_server_is_tried_once_per_batch_not_once_per_reply(app: App, rules: Rules) -> None:
+    class CountingSender(FakeSender):
+        attempts = 0
+
+        def send(self, reply_id: str, recipient: str, raw: bytes) -> None:
+            CountingSender.attempts += 1
+            raise SendError("SMTP server unavailable: timed out", permanent=False, server_down=True)
+
+    app.sender = CountingSender()
+    for n in range(3):
+        _deliver(app, rules, key=f"m{n}")
+    process_batch(app)
+    assert CountingSender.attempts == 1
+    assert _states(app) == ["pending", "pending", "pending"]

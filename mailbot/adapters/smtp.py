@@ -84,7 +84,8 @@ class SmtpSender:
             message = f"TLS certificate of SMTP server {self.settings.host} rejected ({reason})"
             raise SendError(message, permanent=False) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise SendError(f"SMTP server {self.settings.host} unavailable: {exc}", permanent=False) from exc
+            message = f"SMTP server {self.settings.host} unavailable: {exc}"
+            raise SendError(message, permanent=False, server_down=isinstance(exc, OSError)) from exc
         if self.after_send is not None:
             self._copy_to_sent(reply_id, raw)
 
