@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -37,12 +37,16 @@ _rules_option = click.option(
 )
 
 
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
 def _load(rules_path: Path | None) -> Rules:
     try:
         return load_rules(rules_path or default_rules_path())
     except ConfigError as exc:
-        click.echo(f"mailbot: rules error: {exc}", err=True)
-        sys.exit(EX_CONFIG)
+        _fail(f"mailbot: rules error: {exc}", EX_CONFIG)
 
 
 @click.group()
@@ -62,8 +66,7 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     try:
         ensure_safe_xml()
     except RuntimeError as exc:
-        click.echo(f"mailbot: {exc}", err=True)
-        sys.exit(EX_CONFIG)
+        _fail(f"mailbot: {exc}", EX_CONFIG)
     ctx.obj = config_path or Path(os.environ.get("MAILBOT_CONFIG", DEFAULT_CONFIG))
 
 
@@ -74,8 +77,7 @@ def _settings(ctx: click.Context) -> Settings:
         settings = load_settings(ctx.obj)
         load_rules(settings.rules.file)
     except ConfigError as exc:
-        click.echo(f"mailbot: configuration error: {exc}", err=True)
-        sys.exit(EX_CONFIG)
+        _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
     return settings
 
 
@@ -97,11 +99,9 @@ def _app(ctx: click.Context, *, log_json: bool | None = None) -> Iterator[App]:
             finally:
                 app.close()
     except AlreadyRunning as exc:
-        click.echo(f"mailbot: {exc}", err=True)
-        sys.exit(EX_TEMPFAIL)
+        _fail(f"mailbot: {exc}", EX_TEMPFAIL)
     except LedgerError as exc:
-        click.echo(f"mailbot: refusing to run: {exc}", err=True)
-        sys.exit(EX_IOERR)
+        _fail(f"mailbot: refusing to run: {exc}", EX_IOERR)
 
 
 @main.command()
@@ -115,11 +115,9 @@ def once(ctx: click.Context) -> None:
         try:
             report = process_batch(app)
         except AuthError as exc:
-            click.echo(f"mailbot: login refused: {exc}", err=True)
-            sys.exit(EX_NOPERM)
+            _fail(f"mailbot: login refused: {exc}", EX_NOPERM)
         except MailbotError as exc:
-            click.echo(f"mailbot: {exc}", err=True)
-            sys.exit(EX_UNAVAILABLE)
+            _fail(f"mailbot: {exc}", EX_UNAVAILABLE)
     click.echo(f"processed {report.processed} message(s): {report.actions or '{}'}; tracker: {report.tracker}")
 
 
@@ -145,8 +143,7 @@ def export(ctx: click.Context, as_json: bool) -> None:
     try:
         ledger = SqliteLedger(settings.ledger_path)
     except LedgerError as exc:
-        click.echo(f"mailbot: {exc}", err=True)
-        sys.exit(EX_IOERR)
+        _fail(f"mailbot: {exc}", EX_IOERR)
     try:
         click.echo(json.dumps(export_document(ledger), ensure_ascii=False, indent=2))
     finally:
@@ -165,8 +162,7 @@ def check(ctx: click.Context) -> None:
             if server.kind in ("imap", "smtp"):
                 login_for(server, settings.source, key)  # reads the secrets; connects to nothing
     except ConfigError as exc:
-        click.echo(f"mailbot: configuration error: {exc}", err=True)
-        sys.exit(EX_CONFIG)
+        _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
     click.echo(f"{ctx.obj}: OK — mailbox {settings.mailbox.kind}, replies via {settings.smtp.kind}")
     click.echo(f"rules {settings.rules.file}: OK")
 
@@ -197,8 +193,7 @@ def validate(files: tuple[Path, ...], rules_path: Path | None, as_json: bool) ->
         try:
             contents.append((path.name, path.read_bytes()))
         except OSError as exc:
-            click.echo(f"mailbot: cannot read {path}: {exc.strerror or exc}", err=True)
-            sys.exit(EX_USAGE)
+            _fail(f"mailbot: cannot read {path}: {exc.strerror or exc}", EX_USAGE)
     result = validate_files(contents, rules)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
