@@ -9,6 +9,7 @@ from mailbot.adapters.sqlite_ledger import SqliteLedger
 from mailbot.archive import Archive
 from mailbot.config import Settings
 from mailbot.intake import ExtractLimits
+from mailbot.isolation import IsolatedReader
 from mailbot.ports import Mailbox, Sender, Tracker
 from mailbot.replies import ReplyRenderer
 from mailbot.validation.rules_file import load_rules
@@ -26,6 +27,8 @@ class App:
     tracker: Tracker
     renderer: ReplyRenderer
     extract_limits: ExtractLimits = field(default_factory=ExtractLimits)
+    #: Reads untrusted attachments in a capped child process; None reads them in this process.
+    reader: IsolatedReader | None = None
     #: Set when the sender's server could not be reached: no more attempts in this batch.
     sender_down: bool = False
 
@@ -36,6 +39,8 @@ class App:
         return blank_forms(self.rules) if self.settings.replies.attach_blank_forms else []
 
     def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
         self.mailbox.close()
         self.sender.close()
         self.ledger.close()
@@ -97,5 +102,11 @@ def build_app(settings: Settings) -> App:
             max_zip_uncompressed=limits.max_zip_uncompressed_bytes,
             max_zip_ratio=limits.max_zip_ratio,
             max_depth=limits.max_nesting,
+        ),
+        reader=IsolatedReader(
+            memory_mb=limits.parse_memory_mb,
+            timeout_seconds=limits.parse_timeout_seconds,
+            max_bytes=rules.limits.max_file_bytes,
+            max_uncompressed=rules.limits.max_uncompressed_bytes,
         ),
     )

@@ -134,6 +134,8 @@ class Limits(Section):
     replies_per_sender: int = Field(default=10, ge=1)  # within rate_window_minutes
     replies_total: int = Field(default=500, ge=1)  # within rate_window_minutes
     rate_window_minutes: int = Field(default=60, ge=1)
+    parse_memory_mb: int = Field(default=1024, ge=64)  # memory a child process may use to read one file
+    parse_timeout_seconds: float = Field(default=120, gt=0)  # and the time
 
 
 class Replies(Section):

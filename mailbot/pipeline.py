@@ -20,11 +20,12 @@ from mailbot.bootstrap import App
 from mailbot.faults import checkpoint
 from mailbot.intake import classify, extract_attachments, parse_message
 from mailbot.logs import get_logger
-from mailbot.model import Finding, Inbound, ValidationResult
+from mailbot.model import Finding, Inbound, ReadResult, ValidationResult
 from mailbot.ports import Fetched, SendError
+from mailbot.readers import read_file
 from mailbot.readmodel import tracker_data
 from mailbot.replies import ReplyContent, ReplyKind, build_reply, choose_recipient, reply_message_id
-from mailbot.validation.validate import validate_files
+from mailbot.validation.validate import validate_reads
 
 
 @dataclass
@@ -139,7 +140,7 @@ def _decide(app: App, fetched: Fetched, inbound: Inbound) -> Decision:
     extraction = extract_attachments(inbound, app.extract_limits)
     if extraction.quarantine:
         return _quarantine(extraction.quarantine, inbound)
-    result = validate_files([(a.name, a.data) for a in extraction.attachments], app.rules)
+    result = validate_reads([_read(app, a.name, a.data) for a in extraction.attachments], app.rules)
     result.findings[:0] = extraction.findings
     files = [{"name": a.name, "sha256": app.archive.put(a.data)} for a in extraction.attachments]
     late = fetched.arrived_at > app.rules.call.deadline
@@ -161,6 +162,14 @@ def _bounced_replies(app: App, raw: bytes, reason: str) -> list[str]:
     if found:
         get_logger().warning("reply_bounced", replies=found)
     return found
+
+
+def _read(app: App, name: str, data: bytes) -> ReadResult:
+    """One attachment read, in the capped child process when the app has one."""
+    if app.reader is not None:
+        return app.reader.read(name, data)
+    limits = app.rules.limits
+    return read_file(name, data, max_bytes=limits.max_file_bytes, max_uncompressed=limits.max_uncompressed_bytes)
 
 
 def _quarantine(reason: str, inbound: Inbound) -> Decision:

@@ -61,6 +61,8 @@ def read_docx(name: str, data: bytes) -> ReadResult:
         _walk_blocks(body, walk)
     # The one boundary where untrusted bytes meet python-docx, zipfile and lxml: any failure there
     # (bad zip, missing part, malformed XML, …) means the file is unreadable, not that we are broken.
+    except MemoryError:  # the isolation's memory cap: reported as such, not as a corrupt file
+        raise
     except Exception:
         return ReadResult(file=name, kind="docx", findings=[_unreadable(name)])
     return ReadResult(file=name, kind="docx", grids=walk.grids, text=TextDocument(file=name, paragraphs=walk.lines))

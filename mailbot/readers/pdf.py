@@ -26,6 +26,8 @@ def read_pdf(name: str, data: bytes) -> ReadResult:
         return ReadResult(file=name, kind="pdf", findings=[encrypted(name)])
     # The reader's boundary: pypdf raises many unrelated exception types on broken or hostile
     # files, and a broken attachment must become a finding, never a crash.
+    except MemoryError:  # the isolation's memory cap: reported as such, not as a corrupt file
+        raise
     except Exception:
         return ReadResult(file=name, kind="pdf", findings=[unreadable(name, "tệp PDF bị hỏng")])
     return ReadResult(file=name, kind="pdf", has_text=has_text)

@@ -24,6 +24,8 @@ def read_xls(name: str, data: bytes) -> ReadResult:
         return ReadResult(file=name, kind="xls", findings=[finding])
     # The reader's boundary: xlrd raises many unrelated exception types (struct.error, IndexError,
     # CompDocError, …) on broken files, and a broken attachment must become a finding, not a crash.
+    except MemoryError:  # the isolation's memory cap: reported as such, not as a corrupt file
+        raise
     except Exception:
         return ReadResult(file=name, kind="xls", findings=[unreadable(name, _BROKEN)])
     return ReadResult(file=name, kind="xls", grids=grids, findings=findings)
@@ -37,6 +39,8 @@ def _open(data: bytes) -> Any:
     except xlrd.XLRDError as error:
         if "encrypted" in str(error).lower():
             raise
+    except MemoryError:  # the isolation's memory cap: reported as such, not as a corrupt file
+        raise
     except Exception:  # the same boundary as read_xls; the retry below raises what is really wrong
         pass
     return xlrd.open_workbook(file_contents=data, on_demand=True, logfile=quiet)

@@ -22,6 +22,8 @@ def read_xlsx(name: str, data: bytes) -> ReadResult:
     # The reader's boundary: openpyxl, zipfile and the XML parser raise many unrelated exception
     # types on hostile or broken files (BadZipFile, KeyError, ValueError, defusedxml's errors, …),
     # and a broken attachment must become a finding, never a crash.
+    except MemoryError:  # the isolation's memory cap: reported as such, not as a corrupt file
+        raise
     except Exception:
         return ReadResult(file=name, kind="xlsx", findings=[unreadable(name, _BROKEN)])
     return ReadResult(file=name, kind="xlsx", grids=grids, findings=findings)

@@ -1,0 +1,116 @@
+"""Untrusted files are read in a child process with a memory cap and a time limit.
+
+A spreadsheet that expands to gigabytes or a PDF that loops forever must cost the bot one finding,
+not its memory or its schedule (RELIABILITY #38, #51). One worker process (started once, kept)
+reads one file at a time under RLIMIT_AS; when it runs out of memory, dies or overruns
+its time, it is killed and replaced, and the file gets a finding that names it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import ctypes
+import ctypes.util
+import multiprocessing
+import os
+import resource
+import signal
+from concurrent.futures.process import BrokenProcessPool
+
+from mailbot.logs import get_logger
+from mailbot.model import Finding, ReadResult
+from mailbot.readers import read_file
+from mailbot.readers.sniff import kind_from_name
+
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+
+
+def _vm_size() -> int:
+    """This process's virtual memory size in bytes (Linux), 0 when unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when its parent, mailbot, exits (even on SIGKILL).
+
+    Without this a worker would sleep on after a crash, holding mailbot's stdout and stderr open.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent is already gone
+            os._exit(1)
+
+
+def _prepare_worker(headroom_bytes: int) -> None:
+    """Runs in the worker: die with the parent; allow the memory it uses now plus the headroom, no more."""
+    _die_with_parent()
+    limit = _vm_size() + headroom_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _read(name: str, data: bytes, max_bytes: int, max_uncompressed: int) -> ReadResult:
+    return read_file(name, data, max_bytes=max_bytes, max_uncompressed=max_uncompressed)
+
+
+class IsolatedReader:
+    """`read(name, data)` like `mailbot.readers.read_file`, in a capped child process."""
+
+    def __init__(self, *, memory_mb: int, timeout_seconds: float, max_bytes: int, max_uncompressed: int) -> None:
+        self.headroom = memory_mb * 1024 * 1024
+        self.timeout = timeout_seconds
+        self.limits = (max_bytes, max_uncompressed)
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def _executor(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn: a fresh interpreter that is mailbot's own child (safe beside threads, and it dies with us)
+            context = multiprocessing.get_context("spawn")
+            self._pool = cf.ProcessPoolExecutor(
+                max_workers=1, mp_context=context, initializer=_prepare_worker, initargs=(self.headroom,)
+            )
+        return self._pool
+
+    def read(self, name: str, data: bytes) -> ReadResult:
+        future = self._executor().submit(_read, name, data, *self.limits)
+        try:
+            return future.result(timeout=self.timeout)
+        except cf.TimeoutError:
+            self._replace_worker()
+            return _too_complex(name, f"quá {self.timeout:g} giây")
+        except (BrokenProcessPool, MemoryError):
+            self._replace_worker()
+            return _too_complex(name, f"quá {self.headroom // 2**20} MB bộ nhớ")
+
+    def _replace_worker(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        for process in list(getattr(pool, "_processes", {}).values()):  # a stuck worker must not outlive its file
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        get_logger().warning("reader_worker_replaced")
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _too_complex(name: str, why: str) -> ReadResult:
+    finding = Finding(
+        code="file_too_complex",
+        severity="error",
+        message=f"Không xử lý được tệp “{name}” trong giới hạn cho phép ({why}); tệp có thể quá lớn hoặc bị lỗi.",
+        hint="Lưu lại tệp theo mẫu (chỉ giữ bảng cần thiết, không chèn hình ảnh lớn) rồi gửi lại.",
+        file=name,
+    )
+    return ReadResult(file=name, kind=kind_from_name(name), findings=[finding])
