@@ -1,8 +1,12 @@
-"""Views of the ledger: the tracker's data and the `export --json` document (a public contract)."""
+"""Views of the ledger: the tracker's data and the `export --json` document (a public contract).
+
+Both come from the same typed views, so the officer's workbook and the export never disagree.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Any
 
 from mailbot.adapters.sqlite_ledger import SqliteLedger
@@ -11,38 +15,28 @@ from mailbot.model import ArchivedFile, MessageView, SubmissionView, TrackerData
 from mailbot.validation.schema import Rules
 
 
+def submission_views(ledger: SqliteLedger, archive: Archive | None = None) -> list[SubmissionView]:
+    """The latest version of every submission; archived file paths when the archive is given."""
+    views = []
+    for row in ledger.latest_versions():
+        files = row.pop("files")
+        views.append(
+            SubmissionView(
+                **row,
+                files=[ArchivedFile(f["name"], str(archive.path_of(f["sha256"]))) for f in files] if archive else [],
+            )
+        )
+    return views
+
+
+def message_views(ledger: SqliteLedger) -> list[MessageView]:
+    return [MessageView(sender=row.pop("from"), **row) for row in ledger.message_log()]
+
+
 def tracker_data(ledger: SqliteLedger, archive: Archive, rules: Rules) -> TrackerData:
-    submissions = [
-        SubmissionView(
-            receipt=s["receipt"],
-            organization=s["organization"],
-            sender=s["sender"],
-            status=s["status"],
-            version=s["version"],
-            first_received_at=s["first_received_at"],
-            last_received_at=s["last_received_at"],
-            tasks=s["tasks"],
-            findings=s["findings"],
-            files=[ArchivedFile(f["name"], str(archive.path_of(f["sha256"]))) for f in s["files"]],
-        )
-        for s in ledger.latest_versions()
-    ]
-    messages = [
-        MessageView(
-            message_id=m["message_id"],
-            sender=m["from"],
-            subject=m["subject"],
-            received_at=m["received_at"],
-            action=m["action"],
-            reason=m["reason"],
-            receipt=m["receipt"],
-            reply_state=m["reply_state"],
-        )
-        for m in ledger.message_log()
-    ]
     column = rules.column("dinh_huong")
     orientations = {v.code: v.name for v in column.values} if column else {}
-    return TrackerData(submissions, messages, orientations, dt.datetime.now(dt.UTC))
+    return TrackerData(submission_views(ledger, archive), message_views(ledger), orientations, dt.datetime.now(dt.UTC))
 
 
 def _time(moment: dt.datetime) -> str:
@@ -51,30 +45,20 @@ def _time(moment: dt.datetime) -> str:
 
 def export_document(ledger: SqliteLedger) -> dict[str, Any]:
     """{"submissions": [...], "messages": [...]} in the shape other tools rely on."""
-    submissions = [
-        {
-            "receipt": s["receipt"],
-            "sender": s["sender"],
-            "organization": s["organization"],
-            "status": s["status"],
-            "version": s["version"],
-            "first_received_at": _time(s["first_received_at"]),
-            "last_received_at": _time(s["last_received_at"]),
-            "tasks": s["tasks"],
-            "findings": s["findings"],
-        }
-        for s in ledger.latest_versions()
-    ]
-    messages = [
-        {
-            "message_id": m["message_id"],
-            "from": m["from"],
-            "subject": m["subject"],
-            "received_at": _time(m["received_at"]),
-            "action": m["action"],
-            "reason": m["reason"],
-            "receipt": m["receipt"],
-        }
-        for m in ledger.message_log()
-    ]
+    submissions = []
+    for view in submission_views(ledger):
+        item = asdict(view)
+        del item["files"]
+        item["first_received_at"], item["last_received_at"] = (
+            _time(view.first_received_at),
+            _time(view.last_received_at),
+        )
+        submissions.append(item)
+    messages = []
+    for message in message_views(ledger):
+        item = asdict(message)
+        del item["reply_state"]
+        item["from"] = item.pop("sender")
+        item["received_at"] = _time(message.received_at)
+        messages.append(item)
     return {"submissions": submissions, "messages": messages}

@@ -148,3 +148,20 @@ def test_a_new_email_with_the_receipt_tag_from_the_same_sender_is_a_new_version(
     space.deliver([DemoMail("follow-up", raw, mails[0].arrives.replace(day=11), "correction_sent")])
     space.cli("once")
     assert [s["version"] for s in space.export()["submissions"]] == [2]
+
+
+def test_the_export_has_exactly_the_contracted_keys(processed: Workspace) -> None:
+    document = processed.export()
+    assert set(document) == {"submissions", "messages"}
+    assert {frozenset(s) for s in document["submissions"]} == {
+        frozenset(
+            {"receipt", "sender", "organization", "status", "version", "first_received_at", "last_received_at",
+             "tasks", "findings"}
+        )
+    }  # fmt: skip
+    assert {frozenset(m) for m in document["messages"]} == {
+        frozenset({"message_id", "from", "subject", "received_at", "action", "reason", "receipt"})
+    }
+    assert {m["action"] for m in document["messages"]} <= {
+        "acknowledged", "correction_sent", "ignored", "duplicate", "quarantined", "rate_limited"
+    }  # fmt: skip
