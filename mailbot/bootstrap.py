@@ -31,6 +31,10 @@ class App:
     reader: IsolatedReader | None = None
     #: Set when the sender's server could not be reached: no more attempts in this batch.
     sender_down: bool = False
+    #: Set when the sender's server refused the login (or its token refresh) in this batch.
+    sender_login_refused: bool = False
+    #: Replies (and alerts) kept for a later batch because the server could not take them now.
+    replies_deferred: int = 0
 
     @cached_property
     def blank_forms(self) -> list[tuple[str, bytes]]:

@@ -143,6 +143,22 @@ class Replies(Section):
     attach_blank_forms: bool = True
 
 
+class AlertSettings(Section):
+    """Who is told when something needs a person, and after how long a condition counts."""
+
+    to: list[str] = []  # admins' addresses; empty: conditions are still tracked (`mailbot status`), no mail
+    min_interval_minutes: int = Field(default=60, ge=1)  # at most one mail per condition within this
+    mailbox_minutes: int = Field(default=15, ge=0)  # mailbox unreachable this long
+    smtp_minutes: int = Field(default=30, ge=0)  # replies waiting for an unreachable SMTP server this long
+    tracker_minutes: int = Field(default=30, ge=0)  # tracker locked or unwritable this long
+    bounces_per_hour: int = Field(default=5, ge=1)  # more undeliverable replies than this in an hour
+    min_free_disk_mb: int = Field(default=500, ge=0)  # free space left in the storage folder
+
+
+class ReprocessSettings(Section):
+    notify: bool = False  # a reprocessed submission whose status changes gets a reply
+
+
 Mailbox = Annotated[MaildirMailbox | ImapMailbox, Field(discriminator="kind")]
 Sender = Annotated[OutboxSender | SmtpSender, Field(discriminator="kind")]
 
@@ -155,6 +171,8 @@ class Settings(Section):
     schedule: Schedule = Schedule()
     limits: Limits = Limits()
     replies: Replies = Replies()
+    alerts: AlertSettings = AlertSettings()
+    reprocess: ReprocessSettings = ReprocessSettings()
     _source: Path = PrivateAttr(default=Path("config.toml"))
 
     @property

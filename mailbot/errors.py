@@ -20,3 +20,7 @@ class ConfigError(MailbotError):
         where = self.path + (f":{line}" if line else "")
         what = f" [{key}]" if key else ""
         super().__init__(f"{where}:{what} {reason}")
+
+
+class ServiceUnavailable(MailbotError):
+    """A server, a login or the disk cannot be used right now. The batch stops; no message is blamed."""

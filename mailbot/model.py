@@ -242,10 +242,13 @@ class MessageView:
     sender: str | None
     subject: str
     received_at: dt.datetime
-    action: str  # acknowledged | correction_sent | ignored | duplicate | quarantined | rate_limited
+    action: str  # acknowledged | correction_sent | noted | ignored | duplicate | quarantined | rate_limited | failed
     reason: str | None
     receipt: str | None
     reply_state: str | None = None  # pending | sent | failed | uncertain, when a reply was made
+    reply_error: str | None = None  # why the reply failed or waits
+    error_id: str | None = None  # for a failed message: the id its log lines carry
+    reprocessed_at: str | None = None  # when `mailbot reprocess` last ran it again (UTC, ISO 8601)
 
 
 @dataclass

@@ -57,7 +57,7 @@ def export_document(ledger: SqliteLedger) -> dict[str, Any]:
     messages = []
     for message in message_views(ledger):
         item = asdict(message)
-        del item["reply_state"]
+        del item["reply_state"], item["reply_error"]
         item["from"] = item.pop("sender")
         item["received_at"] = _time(message.received_at)
         messages.append(item)

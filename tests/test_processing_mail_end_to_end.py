@@ -131,10 +131,11 @@ def test_running_again_changes_nothing(processed: Workspace) -> None:
     assert processed.export() == before and len(processed.replies()) == replies
 
 
-def test_a_new_email_with_the_receipt_tag_from_the_same_sender_is_a_new_version(
+def test_a_new_email_with_the_receipt_tag_and_files_from_the_same_sender_is_a_new_version(
     tmp_path: Path, rules: Rules, mails: list[DemoMail]
 ) -> None:
     from mailbot.demo_mail import email
+    from mailbot.forms import blank_forms
 
     space = make_workspace(tmp_path)
     space.deliver([mails[0]])
@@ -143,6 +144,7 @@ def test_a_new_email_with_the_receipt_tag_from_the_same_sender_is_a_new_version(
         "Viện Da Giày <leather@leather.example.vn>",
         "[SXTDBV-2024-0001] bổ sung hồ sơ",
         "Gửi lại.",
+        blank_forms(rules)[:1],
         date=mails[0].arrives,
     )
     space.deliver([DemoMail("follow-up", raw, mails[0].arrives.replace(day=11), "correction_sent")])
@@ -160,8 +162,11 @@ def test_the_export_has_exactly_the_contracted_keys(processed: Workspace) -> Non
         )
     }  # fmt: skip
     assert {frozenset(m) for m in document["messages"]} == {
-        frozenset({"message_id", "from", "subject", "received_at", "action", "reason", "receipt"})
-    }
+        frozenset(
+            {"message_id", "from", "subject", "received_at", "action", "reason", "receipt", "error_id",
+             "reprocessed_at"}
+        )
+    }  # fmt: skip
     assert {m["action"] for m in document["messages"]} <= {
-        "acknowledged", "correction_sent", "ignored", "duplicate", "quarantined", "rate_limited"
+        "acknowledged", "correction_sent", "noted", "ignored", "duplicate", "quarantined", "rate_limited", "failed"
     }  # fmt: skip

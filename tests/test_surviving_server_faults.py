@@ -103,7 +103,8 @@ def test_a_permanent_smtp_refusal_marks_the_reply_failed_and_the_log_sheet_shows
     space.sink.fail_with = (550, "5.7.30 Basic authentication is not supported for Client Submission")
     assert space.cli("once").exit_code == 0
     log = openpyxl.load_workbook(space.tracker)["Nhật ký"]
-    assert "Gửi lỗi" in [c.value for row in log.iter_rows(min_row=2) for c in row]
+    shown = [str(c.value) for row in log.iter_rows(min_row=2) for c in row]
+    assert any(v.startswith("Gửi lỗi: SMTP 550 5.7.30") for v in shown), shown
 
 
 def test_a_folder_recreated_with_the_same_messages_gets_no_second_reply(

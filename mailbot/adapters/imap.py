@@ -23,7 +23,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from mailbot.adapters.oauth2 import AuthError
 from mailbot.adapters.tls import Login, client_context
 from mailbot.config import ImapMailbox as ImapSettings
-from mailbot.errors import MailbotError
+from mailbot.errors import ServiceUnavailable
 from mailbot.logs import get_logger
 from mailbot.ports import Fetched
 
@@ -34,7 +34,7 @@ SEEN = b"\\Seen"
 CONNECTION_ERRORS = (OSError, socket.timeout, imaplib.IMAP4.abort, ssl.SSLError)
 
 
-class MailboxUnavailable(MailbotError):
+class MailboxUnavailable(ServiceUnavailable):
     """The IMAP server cannot be reached or used right now; the next attempt waits for the backoff."""
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mailbot.errors import ConfigError, MailbotError
+from mailbot.errors import ConfigError, ServiceUnavailable
 from mailbot.logs import get_logger
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ _MICROSOFT_HINTS = {
 _MICROSOFT_HINTS["unauthorized_client"] = _MICROSOFT_HINTS["invalid_client"]
 
 
-class AuthError(MailbotError):
+class AuthError(ServiceUnavailable):
     """A refused login or token refresh: a human must act; never retried in a tight loop."""
 
 

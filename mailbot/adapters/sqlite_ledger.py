@@ -15,68 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mailbot.adapters.sqlite_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
+from mailbot.adapters.sqlite_state import RunState
 from mailbot.errors import MailbotError
-
-SCHEMA_VERSION = 2
-
-SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE submissions (
-    id INTEGER PRIMARY KEY,
-    receipt TEXT NOT NULL UNIQUE,
-    sender TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE messages (
-    id INTEGER PRIMARY KEY,
-    mailbox_key TEXT NOT NULL UNIQUE,
-    message_id TEXT,
-    sha256 TEXT NOT NULL,
-    sender TEXT,
-    subject TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    recorded_at TEXT NOT NULL,
-    action TEXT NOT NULL,
-    reason TEXT,
-    submission_id INTEGER REFERENCES submissions(id),
-    version INTEGER,
-    done INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX messages_by_message_id ON messages(message_id);
-CREATE INDEX messages_by_sha256 ON messages(sha256);
-CREATE TABLE versions (
-    id INTEGER PRIMARY KEY,
-    submission_id INTEGER NOT NULL REFERENCES submissions(id),
-    version INTEGER NOT NULL,
-    message_row INTEGER NOT NULL REFERENCES messages(id),
-    received_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    organization TEXT,
-    tasks TEXT NOT NULL,
-    findings TEXT NOT NULL,
-    files TEXT NOT NULL,
-    UNIQUE (submission_id, version)
-);
-CREATE TABLE outbox (
-    id INTEGER PRIMARY KEY,
-    message_row INTEGER NOT NULL REFERENCES messages(id),
-    submission_id INTEGER REFERENCES submissions(id),
-    reply_id TEXT NOT NULL UNIQUE,
-    recipient TEXT NOT NULL,
-    raw BLOB NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'uncertain')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    created_at TEXT NOT NULL,
-    sent_at TEXT
-);
-CREATE INDEX outbox_by_recipient ON outbox(recipient, created_at);
-"""
-
-#: Schema changes, by the version they lead to; a ledger is brought up to date at start-up.
-MIGRATIONS: dict[int, list[str]] = {
-    2: ["ALTER TABLE outbox ADD COLUMN next_attempt_at TEXT"],  # backoff after a temporary SMTP failure
-}
 
 #: Seconds to wait before the n-th retry of a reply after a temporary failure (then the last, repeated).
 RETRY_DELAYS = (60, 120, 300, 600, 1800, 3600)
@@ -113,7 +54,8 @@ class OutboxRow:
     raw: bytes
     state: str
     attempts: int
-    mailbox_key: str
+    mailbox_key: str | None  # None for an alert, which answers no message
+    kind: str = "reply"
 
 
 def utc_text(moment: dt.datetime) -> str:
@@ -128,13 +70,18 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class SqliteLedger:
-    def __init__(self, path: Path | str) -> None:
+class SqliteLedger(RunState):
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        """Open (and migrate) the ledger; `read_only` opens an existing one to look, as `status` does."""
         self.path = str(path)
         try:
             # The scheduler runs batches on a worker thread, one at a time (max_instances=1 and a lock).
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            target = f"{Path(self.path).resolve().as_uri()}?mode=ro" if read_only else self.path
+            self.db = sqlite3.connect(target, isolation_level=None, timeout=30, check_same_thread=False, uri=read_only)
             self.db.execute("PRAGMA busy_timeout = 30000")
+            if read_only:
+                self._check_version()
+                return
             self._check_integrity()
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = FULL")
@@ -151,6 +98,11 @@ class SqliteLedger:
         if [r[0] for r in rows] != ["ok"]:
             detail = "; ".join(str(r[0]) for r in rows[:3])
             raise LedgerError(f"the ledger {self.path} is damaged ({detail}); restore it from a backup")
+
+    def _check_version(self) -> None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or int(row[0]) != SCHEMA_VERSION:
+            raise LedgerError(f"the ledger {self.path} has schema {row[0] if row else '?'}, not {SCHEMA_VERSION}")
 
     def _migrate(self) -> None:
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -239,6 +191,16 @@ class SqliteLedger:
     def mark_message_done(self, row: int) -> None:
         self.db.execute("UPDATE messages SET done = 1 WHERE id = ?", (row,))
 
+    def mark_failed(self, row: int, *, error_id: str, reason: str) -> None:
+        """A recorded message whose way broke later (sending, moving): `failed`, keeping what it was."""
+        self.db.execute(
+            "UPDATE messages SET previous_action = action, action = 'failed', reason = ?, error_id = ? WHERE id = ?",
+            (reason, error_id, row),
+        )
+
+    def set_error_id(self, row: int, error_id: str) -> None:
+        self.db.execute("UPDATE messages SET error_id = ? WHERE id = ?", (error_id, row))
+
     # ------------------------------------------------------------ submissions
 
     def _submission(self, where: str, args: Sequence[Any]) -> SubmissionRecord | None:
@@ -305,16 +267,23 @@ class SqliteLedger:
     # ------------------------------------------------------------ outbox
 
     def queue_reply(
-        self, *, message_row: int, submission_id: int | None, reply_id: str, recipient: str, raw: bytes
+        self,
+        *,
+        message_row: int | None,
+        submission_id: int | None,
+        reply_id: str,
+        recipient: str,
+        raw: bytes,
+        kind: str = "reply",
     ) -> None:
         self.db.execute(
-            "INSERT INTO outbox (message_row, submission_id, reply_id, recipient, raw, state, created_at)"
-            " VALUES (?, ?, ?, ?, ?, 'pending', ?)",
-            (message_row, submission_id, reply_id, recipient, raw, utc_text(now_utc())),
+            "INSERT INTO outbox (kind, message_row, submission_id, reply_id, recipient, raw, state, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+            (kind, message_row, submission_id, reply_id, recipient, raw, utc_text(now_utc())),
         )
 
     def replies_since(self, since: dt.datetime, recipient: str | None = None) -> int:
-        sql = "SELECT COUNT(*) FROM outbox WHERE created_at >= ?"
+        sql = "SELECT COUNT(*) FROM outbox WHERE kind = 'reply' AND created_at >= ?"
         args: list[Any] = [utc_text(since)]
         if recipient is not None:
             sql += " AND lower(recipient) = lower(?)"
@@ -328,8 +297,8 @@ class SqliteLedger:
     def outbox_to_send(self, *, include_uncertain: bool, message_row: int | None = None) -> list[OutboxRow]:
         states = ("pending", "uncertain") if include_uncertain else ("pending",)
         sql = (
-            "SELECT o.id, o.reply_id, o.recipient, o.raw, o.state, o.attempts, m.mailbox_key FROM outbox o"
-            f" JOIN messages m ON m.id = o.message_row WHERE o.state IN ({','.join('?' * len(states))})"
+            "SELECT o.id, o.reply_id, o.recipient, o.raw, o.state, o.attempts, m.mailbox_key, o.kind FROM outbox o"
+            f" LEFT JOIN messages m ON m.id = o.message_row WHERE o.state IN ({','.join('?' * len(states))})"
         )
         args: list[Any] = list(states)
         sql += " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?)"
@@ -338,20 +307,23 @@ class SqliteLedger:
             sql += " AND o.message_row = ?"
             args.append(message_row)
         rows = self.db.execute(sql + " ORDER BY o.id", args).fetchall()
-        return [OutboxRow(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6]) for r in rows]
+        return [OutboxRow(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
     def set_outbox_state(self, outbox_id: int, state: str, error: str | None = None) -> None:
-        sent_at = utc_text(now_utc()) if state == "sent" else None
+        now = utc_text(now_utc())
         self.db.execute(
             "UPDATE outbox SET state = ?, last_error = ?, sent_at = COALESCE(?, sent_at),"
+            " failed_at = COALESCE(?, failed_at),"
             " attempts = attempts + (CASE WHEN ? = 'sending' THEN 1 ELSE 0 END) WHERE id = ?",
-            (state, error, sent_at, state, outbox_id),
+            (state, error, now if state == "sent" else None, now if state == "failed" else None, state, outbox_id),
         )
 
     def mark_bounced(self, reply_id: str) -> bool:
         """A reply that came back undeliverable; True when it was one of ours."""
         cursor = self.db.execute(
-            "UPDATE outbox SET state = 'failed', last_error = 'bounced: undeliverable' WHERE reply_id = ?", (reply_id,)
+            "UPDATE outbox SET state = 'failed', last_error = 'bounced: undeliverable', failed_at = ?"
+            " WHERE reply_id = ?",
+            (utc_text(now_utc()), reply_id),
         )
         return cursor.rowcount > 0
 
@@ -391,10 +363,24 @@ class SqliteLedger:
         """Every message with what was done, its receipt and the state of its reply, oldest first."""
         rows = self.db.execute(
             "SELECT m.message_id, m.sender, m.subject, m.received_at, m.action, m.reason, s.receipt,"
-            " (SELECT state FROM outbox o WHERE o.message_row = m.id ORDER BY o.id DESC LIMIT 1)"
-            " FROM messages m LEFT JOIN submissions s ON s.id = m.submission_id ORDER BY m.received_at, m.id"
+            " o.state, o.last_error, m.error_id, m.reprocessed_at"
+            " FROM messages m LEFT JOIN submissions s ON s.id = m.submission_id"
+            " LEFT JOIN outbox o ON o.id = (SELECT MAX(id) FROM outbox WHERE message_row = m.id)"
+            " ORDER BY m.received_at, m.id"
         ).fetchall()
-        keys = ("message_id", "from", "subject", "received_at", "action", "reason", "receipt", "reply_state")
+        keys = (
+            "message_id",
+            "from",
+            "subject",
+            "received_at",
+            "action",
+            "reason",
+            "receipt",
+            "reply_state",
+            "reply_error",
+            "error_id",
+            "reprocessed_at",
+        )
         out = []
         for row in rows:
             item = dict(zip(keys, row, strict=True))

@@ -52,6 +52,8 @@ ACTION_LABELS = {
     "duplicate": "Trùng lặp",
     "quarantined": "Cách ly",
     "rate_limited": "Vượt giới hạn gửi",
+    "noted": "Ghi nhận lời nhắn",
+    "failed": "Lỗi xử lý (đã cách ly)",
 }
 REPLY_LABELS = {"pending": "Chờ gửi", "sent": "Đã gửi", "failed": "Gửi lỗi", "uncertain": "Chưa chắc đã gửi"}
 
@@ -296,7 +298,16 @@ LOG_COLUMNS = (
 
 def message_row(m: MessageView) -> list[Any]:
     reply = REPLY_LABELS.get(m.reply_state, m.reply_state) if m.reply_state else None
-    return [m.received_at, m.sender, m.subject, ACTION_LABELS.get(m.action, m.action), m.reason, m.receipt, reply]
+    if reply and m.reply_state == "failed" and m.reply_error:
+        why = "thư bị trả lại, không đến được người nhận" if m.reply_error.startswith("bounced:") else m.reply_error
+        reply = f"{reply}: {why}"
+    reason = m.reason
+    if m.error_id:
+        reason = f"Mã lỗi {m.error_id}: {reason or ''}"
+    if m.reprocessed_at:
+        when = dt.datetime.fromisoformat(m.reprocessed_at).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
+        reason = f"{reason or ''} (xử lý lại lúc {when})".strip()
+    return [m.received_at, m.sender, m.subject, ACTION_LABELS.get(m.action, m.action), reason, m.receipt, reply]
 
 
 def build_log(ws: Worksheet, messages: list[MessageView]) -> None:
