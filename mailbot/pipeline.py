@@ -152,6 +152,7 @@ def _failed(app: App, key: str, seen: list[Fetched | Inbound], exc: Exception) -
         known = app.ledger.message_by_key(key)
         if known is not None:
             app.ledger.mark_failed(known.row, error_id=error_id, reason=reason)
+            app.ledger.hold_replies(known.row, f"không gửi: thư xử lý lỗi (mã {error_id})")
             row = known.row
         else:
             row = _insert_failed(app, key, fetched, inbound, error_id=error_id, reason=reason)

@@ -180,5 +180,6 @@ def test_a_bounce_of_our_reply_marks_that_reply_undeliverable(tmp_path: Path, ru
     bounce = space.export()["messages"][1]
     assert bounce["action"] == "ignored" and reply["Message-ID"] in bounce["reason"]
     log = openpyxl.load_workbook(space.tracker)["Nhật ký"]
-    assert "Gửi lỗi: thư bị trả lại, không đến được người nhận" in [c.value for row in log.iter_rows(min_row=2) for c in row]
+    shown = [c.value for row in log.iter_rows(min_row=2) for c in row]
+    assert "Gửi lỗi: thư bị trả lại, không đến được người nhận" in shown
     assert len(space.replies()) == 1

@@ -198,6 +198,14 @@ class SqliteLedger(RunState):
             (reason, error_id, row),
         )
 
+    def hold_replies(self, row: int, reason: str) -> int:
+        """Replies of a message that failed after they were queued, and not yet handed over: not sent."""
+        return self.db.execute(
+            "UPDATE outbox SET state = 'failed', last_error = ?, failed_at = ? WHERE message_row = ?"
+            " AND state IN ('pending', 'uncertain')",
+            (reason, utc_text(now_utc()), row),
+        ).rowcount
+
     def set_error_id(self, row: int, error_id: str) -> None:
         self.db.execute("UPDATE messages SET error_id = ? WHERE id = ?", (error_id, row))
 
