@@ -26,6 +26,7 @@ EX_IOERR = getattr(os, "EX_IOERR", 74)
 EX_TEMPFAIL = getattr(os, "EX_TEMPFAIL", 75)
 EX_UNAVAILABLE = getattr(os, "EX_UNAVAILABLE", 69)
 EX_NOPERM = getattr(os, "EX_NOPERM", 77)
+EX_REPLIES_WAITING = 3  # `once`: mail was processed, but replies wait for a mail server that cannot take them
 DEFAULT_CONFIG = "config.toml"
 
 _rules_option = click.option(
@@ -61,7 +62,10 @@ def _load(rules_path: Path | None) -> Rules:
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None) -> None:
     """mailbot: reads, validates and answers the submissions of a call for proposals."""
+    from mailbot import faults
     from mailbot.readers import ensure_safe_xml
+
+    faults.reset()
 
     try:
         ensure_safe_xml()
@@ -119,6 +123,12 @@ def once(ctx: click.Context) -> None:
         except MailbotError as exc:
             _fail(f"mailbot: {exc}", EX_UNAVAILABLE)
     click.echo(f"processed {report.processed} message(s): {report.actions or '{}'}; tracker: {report.tracker}")
+    if report.replies_waiting:
+        _fail(
+            f"mailbot: {report.replies_waiting} reply(ies) waiting: the mail server cannot take them now;"
+            " they are kept and sent by a later run",
+            EX_REPLIES_WAITING,
+        )
 
 
 @main.command()
@@ -148,6 +158,59 @@ def export(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(export_document(ledger), ensure_ascii=False, indent=2))
     finally:
         ledger.close()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Say how mailbot is doing; exit 0 healthy, 1 degraded (an open alert), 2 down (no recent successful batch)."""
+    from mailbot.status import render, status_report
+
+    code, report = status_report(_settings(ctx))
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else "\n".join(render(report)))
+    sys.exit(code)
+
+
+_dry_run_option = click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+
+
+@main.command()
+@click.option("--failed", is_flag=True, help="Messages recorded as failed.")
+@click.option("--quarantined", is_flag=True, help="Messages recorded as quarantined.")
+@click.option("--receipt", default=None, help="The messages of one submission (its receipt number).")
+@click.option("--message-id", default=None, help="The messages with this Message-ID (with its <>).")
+@_dry_run_option
+@click.pass_context
+def reprocess(
+    ctx: click.Context, failed: bool, quarantined: bool, receipt: str | None, message_id: str | None, dry_run: bool
+) -> None:
+    """Run recorded messages again from the archive (after a fix, a rule change or a release)."""
+    actions = [a for a, chosen in (("failed", failed), ("quarantined", quarantined)) if chosen]
+    if not (actions or receipt or message_id):
+        _fail("mailbot: say which messages: --failed, --quarantined, --receipt R or --message-id M", EX_USAGE)
+    with _app(ctx) as app:
+        rows = app.ledger.messages_to_rerun(actions=actions, receipt=receipt, message_id=message_id)
+        _rerun_and_report(app, rows, dry_run)
+
+
+@main.command()
+@_dry_run_option
+@click.pass_context
+def revalidate(ctx: click.Context, dry_run: bool) -> None:
+    """Validate every submission's latest version again against the current rules; print before and after."""
+    with _app(ctx) as app:
+        _rerun_and_report(app, app.ledger.messages_to_rerun(latest_versions=True), dry_run)
+
+
+def _rerun_and_report(app: App, rows: list[dict[str, object]], dry_run: bool) -> None:
+    from mailbot.reprocess import rerun
+
+    changes = rerun(app, rows, dry_run=dry_run, notify=app.settings.reprocess.notify)
+    for change in changes:
+        click.echo(change.line())
+    changed = sum(c.changed for c in changes)
+    click.echo(f"{len(changes)} message(s), {changed} {'would change' if dry_run else 'changed'}")
 
 
 @main.command()

@@ -81,7 +81,10 @@ def record(app: App, fetched: Fetched, inbound: Inbound, *, reply_id: str | None
     return Recorded(row, decision, receipt)
 
 
-def decide(app: App, fetched: Fetched, inbound: Inbound, *, check_duplicate: bool = True) -> Decision:
+def decide(
+    app: App, fetched: Fetched, inbound: Inbound, *, check_duplicate: bool = True, limit: bool = True
+) -> Decision:
+    """What the message becomes. `reprocess` runs it again without the duplicate check and the rate limits."""
     ledger, settings = app.ledger, app.settings
     earlier = ledger.message_by_identity(inbound.message_id, inbound.sha256) if check_duplicate else None
     if earlier is not None:
@@ -113,6 +116,8 @@ def decide(app: App, fetched: Fetched, inbound: Inbound, *, check_duplicate: boo
         kind = "late"
     action = "correction_sent" if kind == "correction" else "acknowledged"
     decision = Decision(action, "late" if late else None, kind, result=result, late=late, files=files)
+    if not limit:
+        return decision
     return _limit(app, inbound, decision)
 
 

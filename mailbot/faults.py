@@ -16,6 +16,11 @@ _reached: Counter[str] = Counter()
 _armed: list[str] = [""]  # the setting the counts belong to; a new setting starts them again
 
 
+def reset() -> None:
+    """Count from zero again, as a new process would (each command invocation calls it)."""
+    _reached.clear()
+
+
 class InjectedFault(RuntimeError):
     """An exception raised on purpose at a checkpoint (MAILBOT_CRASH_AT="name:n:raise")."""
 

@@ -68,8 +68,8 @@ def process_batch(app: App, stop: Callable[[], bool] = lambda: False) -> BatchRe
         _after_failure(app, exc)
         raise
     report.tracker, report.tracker_ok = rebuild_tracker(app)
-    if alerts.review(app, tracker_ok=report.tracker_ok):
-        send_replies(app)
+    alerts.review(app, tracker_ok=report.tracker_ok)
+    send_replies(app)  # the alerts this batch raised, and nothing else unless its time has come
     report.replies_waiting = app.replies_deferred
     _note(app, last_success_at=utc_text(now_utc()), last_error="")
     return report

@@ -209,6 +209,64 @@ class SqliteLedger(RunState):
     def set_error_id(self, row: int, error_id: str) -> None:
         self.db.execute("UPDATE messages SET error_id = ? WHERE id = ?", (error_id, row))
 
+    def messages_to_rerun(
+        self,
+        *,
+        actions: Sequence[str] = (),
+        receipt: str | None = None,
+        message_id: str | None = None,
+        latest_versions: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Recorded messages chosen by action, receipt, Message-ID, or as the latest version of each submission."""
+        wheres, args = [], []
+        if actions:
+            wheres.append(f"m.action IN ({','.join('?' * len(actions))})")
+            args += list(actions)
+        if receipt:
+            wheres.append("s.receipt = ?")
+            args.append(receipt)
+        if message_id:
+            wheres.append("m.message_id = ?")
+            args.append(message_id)
+        if latest_versions:
+            wheres.append("m.version = (SELECT MAX(version) FROM versions WHERE submission_id = m.submission_id)")
+        rows = self.db.execute(
+            "SELECT m.id, m.mailbox_key, m.sha256, m.action, m.reason, m.received_at, m.submission_id, m.version,"
+            " s.receipt FROM messages m LEFT JOIN submissions s ON s.id = m.submission_id"
+            f" WHERE {' AND '.join(wheres) or '1'} AND m.action != 'duplicate' ORDER BY m.id",
+            args,
+        ).fetchall()
+        keys = (
+            "row",
+            "mailbox_key",
+            "sha256",
+            "action",
+            "reason",
+            "received_at",
+            "submission_id",
+            "version",
+            "receipt",
+        )
+        return [dict(zip(keys, r, strict=True)) | {"received_at": parse_utc(r[5])} for r in rows]
+
+    def version_outcome(self, submission_id: int, version: int) -> tuple[str, list[str]]:
+        """(status, finding codes) of one version."""
+        row = self.db.execute(
+            "SELECT status, findings FROM versions WHERE submission_id = ? AND version = ?", (submission_id, version)
+        ).fetchone()
+        return str(row[0]), sorted(f.get("code", "") for f in json.loads(row[1]))
+
+    def submission_by_id(self, submission_id: int) -> SubmissionRecord | None:
+        return self._submission("s.id = ?", (submission_id,))
+
+    def rerun_recorded(self, row: int, *, action: str, reason: str | None) -> None:
+        """A message run again (`reprocess`): its new action, when, and what it was before."""
+        self.db.execute(
+            "UPDATE messages SET previous_action = action, action = ?, reason = ?, error_id = NULL,"
+            " reprocessed_at = ? WHERE id = ?",
+            (action, reason, utc_text(now_utc()), row),
+        )
+
     # ------------------------------------------------------------ submissions
 
     def _submission(self, where: str, args: Sequence[Any]) -> SubmissionRecord | None:
