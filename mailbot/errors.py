@@ -20,3 +20,8 @@ class ConfigError(MailbotError):
         where = self.path + (f":{line}" if line else "")
         what = f" [{key}]" if key else ""
         super().__init__(f"{where}:{what} {reason}")
+
+
+class ReplyBuildError(MailbotError, ValueError):
+    """A reply that cannot be made into a message: a recipient that is not one valid address, or text that
+    cannot be encoded (a lone surrogate …). The message says why; the reply is recorded as failed."""

@@ -8,20 +8,25 @@ builds the message only through `email.message.EmailMessage`.
 from __future__ import annotations
 
 import datetime as dt
+import email.errors
+import functools
 import hashlib
 import mimetypes
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from email.header import Header
 from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.policy import SMTP, SMTPUTF8, Policy
+from email.utils import format_datetime, getaddresses
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from mailbot import addresses
+from mailbot.errors import ReplyBuildError
 from mailbot.forms import DESCRIPTION_NAME, TASK_LIST_NAME
 from mailbot.model import Finding, Inbound, Task
 from mailbot.report import place_text
@@ -304,11 +309,15 @@ def _refused(address: str) -> bool:
 
 
 def _single_address(value: str | None) -> str | None:
-    """The one address in a header value, or None when it holds none, several, or a null one."""
+    """The one address in a header value, exactly as written, or None when it holds none, several, a null
+    one, or one that cannot go on the wire (a domain that is not a valid internationalised name …)."""
     if not value or not value.strip():
         return None
     found = [addr for _, addr in getaddresses([value]) if addr]
-    return found[0].strip() if len(found) == 1 else None
+    if len(found) != 1:
+        return None
+    address = found[0].strip()
+    return address if addresses.usable(address) else None
 
 
 def choose_recipient(inbound: Inbound) -> str | None:
@@ -326,6 +335,75 @@ def _attachment_type(name: str) -> tuple[str, str]:
     return maintype, subtype
 
 
+_P = ParamSpec("_P")
+
+
+def _encodable(build: Callable[_P, bytes]) -> Callable[_P, bytes]:
+    """`build`, with any failure to encode the message (a lone surrogate, a header the email package
+    refuses) raised as a ReplyBuildError that says why, so the caller records the reply as failed."""
+
+    @functools.wraps(build)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> bytes:
+        try:
+            return build(*args, **kwargs)
+        except ReplyBuildError:
+            raise
+        except (UnicodeError, ValueError, email.errors.MessageError) as exc:
+            raise ReplyBuildError(f"the reply cannot be encoded: {exc}") from exc
+
+    return guarded
+
+
+class _Verbatim(str):
+    """A header value written exactly as given.
+
+    An address must reach the message unchanged, but the header parser reinterprets what it is given (it
+    decodes "=?…?=" even inside a quoted local part). `email.policy.EmailPolicy` stores and folds a value
+    that has a `name` as a ready header object (documented in its header_store_parse and fold).
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> _Verbatim:
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def _mailbox(value: str, role: str) -> tuple[str, str]:
+    """(display name, address) of the one mailbox in `value`, the address exactly as written."""
+    bad = next((ch for ch in value if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp")), None)
+    if bad is not None:
+        raise ReplyBuildError(f"the {role} holds a control character (U+{ord(bad):04X}): {value!r}")
+    found = [(name, addr) for name, addr in getaddresses([value]) if addr]
+    if len(found) != 1:
+        what = "a reply goes to exactly one address" if role == "recipient" else "the sender is one address"
+        raise ReplyBuildError(f"{what}, not {value!r}")
+    name, address = found[0]
+    try:
+        addresses.wire_address(address.strip())
+    except addresses.AddressError as exc:
+        raise ReplyBuildError(f"the {role} is not a valid address: {exc}") from exc
+    return name, address.strip()
+
+
+def _mailbox_header(name: str, display_name: str, address: str, utf8: bool) -> _Verbatim:
+    """`"Name" <address>` for a From or To header; a name that is not ASCII in encoded words unless `utf8`."""
+    shown = addresses.header_address(address)
+    phrase = _header(display_name)
+    if phrase and (utf8 or phrase.isascii()):
+        shown = '"' + phrase.replace("\\", "\\\\").replace('"', '\\"') + f'" <{shown}>'
+    elif phrase:
+        shown = Header(phrase, "utf-8", header_name=name).encode(linesep="\r\n") + f" <{shown}>"
+    if max(len(line.encode()) for line in shown.split("\r\n")) > 990:
+        raise ReplyBuildError(f"the {name} header would be longer than a mail line may be: {address!r}")
+    return _Verbatim(name, shown)
+
+
+@_encodable
 def build_reply(
     *,
     inbound: Inbound,
@@ -338,16 +416,19 @@ def build_reply(
     attachments: Sequence[tuple[str, bytes]] = (),
     date: dt.datetime | None = None,
 ) -> bytes:
-    """The reply as bytes ready for SMTP: one recipient, threaded under the inbound, marked auto-replied."""
-    to = _single_address(_header(recipient))
-    if to is None:
-        raise ValueError(f"a reply goes to exactly one address, not {recipient!r}")
-    sender_domain = parseaddr(_header(sender))[1].rpartition("@")[2].lower()
-    if not sender_domain:
-        raise ValueError(f"the sender has no address with a domain: {sender!r}")
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = _header(sender)
-    msg["To"] = to
+    """The reply as bytes ready for SMTP: one recipient, threaded under the inbound, marked auto-replied.
+
+    Addresses are written unchanged, their domains as A-labels; when a local part is not ASCII the whole
+    message is RFC 6532 (UTF-8 headers) and can only be sent with SMTPUTF8. ReplyBuildError when the
+    recipient is not exactly one valid address or the message cannot be encoded.
+    """
+    _, to = _mailbox(recipient, "recipient")
+    sender_name, sender_address = _mailbox(sender, "sender")
+    sender_domain = addresses.ascii_domain(addresses.split(sender_address)[1]).lower()
+    utf8 = addresses.needs_smtputf8(to) or addresses.needs_smtputf8(sender_address)
+    msg = EmailMessage(policy=SMTPUTF8 if utf8 else SMTP)
+    msg["From"] = _mailbox_header("From", sender_name, sender_address, utf8)
+    msg["To"] = _mailbox_header("To", "", to, utf8)
     msg["Subject"] = _header(subject)
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
     msg["Message-ID"] = _header(message_id)
