@@ -10,6 +10,9 @@ A local part is never changed: when it is not ASCII, the reply can only travel w
 from __future__ import annotations
 
 import unicodedata
+from email.header import Header
+from email.policy import Policy
+from email.utils import getaddresses
 
 import idna
 
@@ -28,7 +31,7 @@ def split(address: str) -> tuple[str, str]:
         raise AddressError(f"not an address (it needs a local part, an @ and a domain): {address!r}")
     bad = next((ch for ch in address if unicodedata.category(ch) in _FORBIDDEN), None)
     if bad is not None:
-        raise AddressError(f"the address {address!r} holds a control character (U+{ord(bad):04X})")
+        raise AddressError(f"the address {address!r} holds a character no address may carry (U+{ord(bad):04X})")
     if any(ch.isspace() for ch in domain) or (any(ch.isspace() for ch in local) and not _quoted(local)):
         raise AddressError(f"the address {address!r} holds a space")
     return local, domain
@@ -73,6 +76,53 @@ def usable(address: str) -> bool:
     except AddressError:
         return False
     return True
+
+
+def parse_mailbox(value: str) -> tuple[str, str]:
+    """(display name, address) of the one mailbox in `value` ("Name <a@b>" or a bare a@b), the address
+    exactly as written; AddressError when it holds a control character, not exactly one address, or one
+    that cannot go on the wire."""
+    bad = next((ch for ch in value if unicodedata.category(ch) in _FORBIDDEN), None)
+    if bad is not None:
+        raise AddressError(f"{value!r} holds a character no mail header may carry (U+{ord(bad):04X})")
+    found = [(name, addr.strip()) for name, addr in getaddresses([value]) if addr.strip()]
+    if len(found) != 1:
+        raise AddressError(f"exactly one address is needed, not {value!r}")
+    wire_address(found[0][1])
+    return found[0]
+
+
+class _Verbatim(str):
+    """A header value written exactly as given.
+
+    An address must reach the message unchanged, but the header parser reinterprets what it is given (it
+    decodes "=?…?=" even inside a quoted local part). `email.policy.EmailPolicy` stores and folds a value
+    that has a `name` as a ready header object (documented in its header_store_parse and fold).
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> _Verbatim:
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def mailbox_header(name: str, phrase: str, address: str, *, utf8: bool) -> str:
+    """The value of a From or To header, `"Phrase" <address>` (the address alone without a phrase), to be
+    assigned to an EmailMessage as it is. The address goes in as `header_address` gives it; a phrase that is
+    not ASCII becomes encoded words unless `utf8` (an RFC 6532 message). `phrase` must be one clean line."""
+    shown = header_address(address)
+    if phrase and (utf8 or phrase.isascii()):
+        shown = '"' + phrase.replace("\\", "\\\\").replace('"', '\\"') + f'" <{shown}>'
+    elif phrase:
+        shown = Header(phrase, "utf-8", header_name=name).encode(linesep="\r\n") + f" <{shown}>"
+    if max(len(line.encode()) for line in shown.split("\r\n")) > 990:
+        raise AddressError(f"the {name} header would be longer than a mail line may be: {address!r}")
+    return _Verbatim(name, shown)
 
 
 def readable_address(address: str | None) -> str | None:

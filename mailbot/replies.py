@@ -16,9 +16,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from email.header import Header
 from email.message import EmailMessage
-from email.policy import SMTP, SMTPUTF8, Policy
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import Any, Literal, ParamSpec
@@ -59,6 +58,7 @@ _TECHNICAL_REASONS = {
     "NoBoundaryInMultipartDefect": "cấu trúc thư không hợp lệ",
 }
 _TECHNICAL = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _SUMMARIES: dict[ReplyKind, str] = {
     "acknowledgement": "Đã nhận hồ sơ đề xuất nhiệm vụ năm {year}",
@@ -130,9 +130,11 @@ def _header(value: str) -> str:
 
     EmailMessage decodes an RFC 2047 encoded-word found in an assigned value, so text echoed from a
     submission such as "=?UTF-8?Q?=0A?=Bcc: x" would come back as a line break and a new header;
-    "=?" is therefore broken up before the value reaches the message.
+    "=?" is therefore broken up before the value reaches the message. A lone surrogate (no character at
+    all, it cannot be encoded) becomes U+FFFD. Addresses never pass through here: they are kept verbatim.
     """
-    return one_line(value, 998).replace("=?", "=\u200b?")
+    line = one_line(value, 998).replace("=?", "=\u200b?")
+    return _SURROGATE.sub("\ufffd", line)
 
 
 # ---------------------------------------------------------------- what the templates see
@@ -354,53 +356,19 @@ def _encodable(build: Callable[_P, bytes]) -> Callable[_P, bytes]:
     return guarded
 
 
-class _Verbatim(str):
-    """A header value written exactly as given.
-
-    An address must reach the message unchanged, but the header parser reinterprets what it is given (it
-    decodes "=?…?=" even inside a quoted local part). `email.policy.EmailPolicy` stores and folds a value
-    that has a `name` as a ready header object (documented in its header_store_parse and fold).
-    """
-
-    name: str
-
-    def __new__(cls, name: str, value: str) -> _Verbatim:
-        header = super().__new__(cls, value)
-        header.name = name
-        return header
-
-    def fold(self, *, policy: Policy) -> str:
-        return f"{self.name}: {self}{policy.linesep}"
-
-
 def _mailbox(value: str, role: str) -> tuple[str, str]:
     """(display name, address) of the one mailbox in `value`, the address exactly as written."""
-    bad = next((ch for ch in value if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp")), None)
-    if bad is not None:
-        raise ReplyBuildError(f"the {role} holds a control character (U+{ord(bad):04X}): {value!r}")
-    found = [(name, addr) for name, addr in getaddresses([value]) if addr]
-    if len(found) != 1:
-        what = "a reply goes to exactly one address" if role == "recipient" else "the sender is one address"
-        raise ReplyBuildError(f"{what}, not {value!r}")
-    name, address = found[0]
     try:
-        addresses.wire_address(address.strip())
+        return addresses.parse_mailbox(value)
     except addresses.AddressError as exc:
-        raise ReplyBuildError(f"the {role} is not a valid address: {exc}") from exc
-    return name, address.strip()
+        raise ReplyBuildError(f"the {role} cannot be used: {exc}") from exc
 
 
-def _mailbox_header(name: str, display_name: str, address: str, utf8: bool) -> _Verbatim:
-    """`"Name" <address>` for a From or To header; a name that is not ASCII in encoded words unless `utf8`."""
-    shown = addresses.header_address(address)
-    phrase = _header(display_name)
-    if phrase and (utf8 or phrase.isascii()):
-        shown = '"' + phrase.replace("\\", "\\\\").replace('"', '\\"') + f'" <{shown}>'
-    elif phrase:
-        shown = Header(phrase, "utf-8", header_name=name).encode(linesep="\r\n") + f" <{shown}>"
-    if max(len(line.encode()) for line in shown.split("\r\n")) > 990:
-        raise ReplyBuildError(f"the {name} header would be longer than a mail line may be: {address!r}")
-    return _Verbatim(name, shown)
+def _mailbox_header(name: str, display_name: str, address: str, utf8: bool) -> str:
+    try:
+        return addresses.mailbox_header(name, _header(display_name), address, utf8=utf8)
+    except addresses.AddressError as exc:
+        raise ReplyBuildError(str(exc)) from exc
 
 
 @_encodable
