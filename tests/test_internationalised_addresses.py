@@ -139,14 +139,18 @@ def test_mail_from_and_the_from_header_carry_the_a_label_of_an_idn_sender_domain
 
 
 @pytest.mark.parametrize(
-    ("recipient", "envelope_from"),
-    [("ab\udcffc@example.org", OURS), ("user@ä_b.example", OURS), ("a@vien.example.vn", "nop@ä_b.example")],
+    ("recipient", "envelope_from", "role"),
+    [
+        ("ab\udcffc@example.org", OURS, "RCPT TO"),
+        ("user@ä_b.example", OURS, "RCPT TO"),
+        ("a@vien.example.vn", "nop@ä_b.example", "MAIL FROM"),
+    ],
 )
 def test_an_address_that_cannot_go_on_the_wire_is_a_permanent_send_error_with_a_reason(
-    start_smtp_sink: Callable[..., SmtpSink], recipient: str, envelope_from: str
+    start_smtp_sink: Callable[..., SmtpSink], recipient: str, envelope_from: str, role: str
 ) -> None:
     sink = start_smtp_sink(smtputf8=True)
-    with pytest.raises(SendError, match="cannot send to") as failure:
+    with pytest.raises(SendError, match=f"cannot send, the {role} address is not usable") as failure:
         smtp_sender(sink, envelope_from).send("<mailbot.1@example.org>", recipient, b"Subject: x\r\n\r\nbody\r\n")
     assert failure.value.permanent and sink.attempts == 0
 

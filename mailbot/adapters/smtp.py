@@ -26,14 +26,18 @@ OAUTH_HINT = " (the server refuses password login: configure [smtp.oauth2])"
 NO_SMTPUTF8 = "máy chủ thư không hỗ trợ địa chỉ có dấu"  # "the mail server does not support accented addresses"
 
 
+def _wire(address: str, role: str) -> str:
+    try:
+        return addresses.wire_address(address)
+    except addresses.AddressError as exc:
+        raise SendError(f"cannot send, the {role} address is not usable: {exc}", permanent=True) from exc
+
+
 class _Envelope:
     """MAIL FROM and RCPT TO as they go on the wire, and whether they (or the headers) need SMTPUTF8."""
 
     def __init__(self, sender: str, recipient: str, raw: bytes) -> None:
-        try:
-            self.sender, self.recipient = addresses.wire_address(sender), addresses.wire_address(recipient)
-        except addresses.AddressError as exc:
-            raise SendError(f"cannot send to {recipient!r}: {exc}", permanent=True) from exc
+        self.sender, self.recipient = _wire(sender, "MAIL FROM"), _wire(recipient, "RCPT TO")
         own = addresses.needs_smtputf8(sender) and not addresses.needs_smtputf8(recipient)
         self.shown = sender if own else recipient  # the address the officer must look at
         head = raw.partition(b"\r\n\r\n")[0]
@@ -102,11 +106,7 @@ class SmtpSender:
         try:
             with self._connect() as smtp:
                 self._log_in(smtp)
-                smtp.ehlo_or_helo_if_needed()
-                options = envelope.mail_options(smtp)
-                smtp.sendmail(envelope.sender, [envelope.recipient], raw, mail_options=options)
-        except (UnicodeError, smtplib.SMTPNotSupportedError) as exc:  # before SMTPException: this is not temporary
-            raise SendError(f"the reply to {recipient!r} cannot be encoded for SMTP: {exc}", permanent=True) from exc
+                self._hand_over(smtp, envelope, raw)
         except AuthError as exc:  # a refused token refresh: a person must act; the reply waits, backing off
             raise SendError(f"SMTP login refused: {exc}", permanent=False) from exc
         except smtplib.SMTPRecipientsRefused as exc:
@@ -124,6 +124,16 @@ class SmtpSender:
             raise SendError(message, permanent=False, server_down=isinstance(exc, OSError)) from exc
         if self.after_send is not None:
             self._copy_to_sent(reply_id, raw)
+
+    @staticmethod
+    def _hand_over(smtp: smtplib.SMTP, envelope: _Envelope, raw: bytes) -> None:
+        smtp.ehlo_or_helo_if_needed()
+        options = envelope.mail_options(smtp)
+        try:
+            smtp.sendmail(envelope.sender, [envelope.recipient], raw, mail_options=options)
+        except (UnicodeError, smtplib.SMTPNotSupportedError) as exc:  # no retry can encode it better
+            message = f"the reply to {envelope.shown!r} cannot be encoded for SMTP: {exc}"
+            raise SendError(message, permanent=True) from exc
 
     def _copy_to_sent(self, reply_id: str, raw: bytes) -> None:
         assert self.after_send is not None
