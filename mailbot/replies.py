@@ -386,9 +386,10 @@ def build_reply(
 ) -> bytes:
     """The reply as bytes ready for SMTP: one recipient, threaded under the inbound, marked auto-replied.
 
-    Addresses are written unchanged, their domains as A-labels; when a local part is not ASCII the whole
-    message is RFC 6532 (UTF-8 headers) and can only be sent with SMTPUTF8. ReplyBuildError when the
-    recipient is not exactly one valid address or the message cannot be encoded.
+    Addresses are written unchanged but for their domains, which become A-labels when the local part is
+    ASCII (the message stays ASCII); when a local part is not ASCII the whole message is RFC 6532 (UTF-8
+    headers) and can only be sent with SMTPUTF8. ReplyBuildError when the recipient is not exactly one
+    valid address or the message cannot be encoded.
     """
     _, to = _mailbox(recipient, "recipient")
     sender_name, sender_address = _mailbox(sender, "sender")
