@@ -24,3 +24,8 @@ class ConfigError(MailbotError):
 
 class ServiceUnavailable(MailbotError):
     """A server, a login or the disk cannot be used right now. The batch stops; no message is blamed."""
+
+
+class ReplyBuildError(MailbotError, ValueError):
+    """A reply that cannot be made into a message: a recipient that is not one valid address, or text that
+    cannot be encoded (a lone surrogate …). The message says why; the reply is recorded as failed."""

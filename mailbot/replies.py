@@ -8,20 +8,24 @@ builds the message only through `email.message.EmailMessage`.
 from __future__ import annotations
 
 import datetime as dt
+import email.errors
+import functools
 import hashlib
 import mimetypes
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.policy import SMTP, SMTPUTF8
+from email.utils import format_datetime, getaddresses
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from mailbot import addresses
+from mailbot.errors import ReplyBuildError
 from mailbot.forms import DESCRIPTION_NAME, TASK_LIST_NAME
 from mailbot.model import Finding, Inbound, Task
 from mailbot.report import place_text
@@ -54,6 +58,7 @@ _TECHNICAL_REASONS = {
     "NoBoundaryInMultipartDefect": "cấu trúc thư không hợp lệ",
 }
 _TECHNICAL = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _SUMMARIES: dict[ReplyKind, str] = {
     "acknowledgement": "Đã nhận hồ sơ đề xuất nhiệm vụ năm {year}",
@@ -125,9 +130,11 @@ def _header(value: str) -> str:
 
     EmailMessage decodes an RFC 2047 encoded-word found in an assigned value, so text echoed from a
     submission such as "=?UTF-8?Q?=0A?=Bcc: x" would come back as a line break and a new header;
-    "=?" is therefore broken up before the value reaches the message.
+    "=?" is therefore broken up before the value reaches the message. A lone surrogate (no character at
+    all, it cannot be encoded) becomes U+FFFD. Addresses never pass through here: they are kept verbatim.
     """
-    return one_line(value, 998).replace("=?", "=\u200b?")
+    line = one_line(value, 998).replace("=?", "=\u200b?")
+    return _SURROGATE.sub("\ufffd", line)
 
 
 # ---------------------------------------------------------------- what the templates see
@@ -304,11 +311,15 @@ def _refused(address: str) -> bool:
 
 
 def _single_address(value: str | None) -> str | None:
-    """The one address in a header value, or None when it holds none, several, or a null one."""
+    """The one address in a header value, exactly as written, or None when it holds none, several, a null
+    one, or one that cannot go on the wire (a domain that is not a valid internationalised name …)."""
     if not value or not value.strip():
         return None
     found = [addr for _, addr in getaddresses([value]) if addr]
-    return found[0].strip() if len(found) == 1 else None
+    if len(found) != 1:
+        return None
+    address = found[0].strip()
+    return address if addresses.usable(address) else None
 
 
 def choose_recipient(inbound: Inbound) -> str | None:
@@ -326,6 +337,41 @@ def _attachment_type(name: str) -> tuple[str, str]:
     return maintype, subtype
 
 
+_P = ParamSpec("_P")
+
+
+def _encodable(build: Callable[_P, bytes]) -> Callable[_P, bytes]:
+    """`build`, with any failure to encode the message (a lone surrogate, a header the email package
+    refuses) raised as a ReplyBuildError that says why, so the caller records the reply as failed."""
+
+    @functools.wraps(build)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> bytes:
+        try:
+            return build(*args, **kwargs)
+        except ReplyBuildError:
+            raise
+        except (UnicodeError, ValueError, email.errors.MessageError) as exc:
+            raise ReplyBuildError(f"the reply cannot be encoded: {exc}") from exc
+
+    return guarded
+
+
+def _mailbox(value: str, role: str) -> tuple[str, str]:
+    """(display name, address) of the one mailbox in `value`, the address exactly as written."""
+    try:
+        return addresses.parse_mailbox(value)
+    except addresses.AddressError as exc:
+        raise ReplyBuildError(f"the {role} cannot be used: {exc}") from exc
+
+
+def _mailbox_header(name: str, display_name: str, address: str, utf8: bool) -> str:
+    try:
+        return addresses.mailbox_header(name, _header(display_name), address, utf8=utf8)
+    except addresses.AddressError as exc:
+        raise ReplyBuildError(str(exc)) from exc
+
+
+@_encodable
 def build_reply(
     *,
     inbound: Inbound,
@@ -338,16 +384,20 @@ def build_reply(
     attachments: Sequence[tuple[str, bytes]] = (),
     date: dt.datetime | None = None,
 ) -> bytes:
-    """The reply as bytes ready for SMTP: one recipient, threaded under the inbound, marked auto-replied."""
-    to = _single_address(_header(recipient))
-    if to is None:
-        raise ValueError(f"a reply goes to exactly one address, not {recipient!r}")
-    sender_domain = parseaddr(_header(sender))[1].rpartition("@")[2].lower()
-    if not sender_domain:
-        raise ValueError(f"the sender has no address with a domain: {sender!r}")
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = _header(sender)
-    msg["To"] = to
+    """The reply as bytes ready for SMTP: one recipient, threaded under the inbound, marked auto-replied.
+
+    Addresses are written unchanged but for their domains, which become A-labels when the local part is
+    ASCII (the message stays ASCII); when a local part is not ASCII the whole message is RFC 6532 (UTF-8
+    headers) and can only be sent with SMTPUTF8. ReplyBuildError when the recipient is not exactly one
+    valid address or the message cannot be encoded.
+    """
+    _, to = _mailbox(recipient, "recipient")
+    sender_name, sender_address = _mailbox(sender, "sender")
+    sender_domain = addresses.ascii_domain(addresses.split(sender_address)[1]).lower()
+    utf8 = addresses.needs_smtputf8(to) or addresses.needs_smtputf8(sender_address)
+    msg = EmailMessage(policy=SMTPUTF8 if utf8 else SMTP)
+    msg["From"] = _mailbox_header("From", sender_name, sender_address, utf8)
+    msg["To"] = _mailbox_header("To", "", to, utf8)
     msg["Subject"] = _header(subject)
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
     msg["Message-ID"] = _header(message_id)

@@ -2,6 +2,11 @@
 
 A temporary failure (4xx, a dropped or refused connection) raises a non-permanent SendError, so the
 reply stays in the outbox and is retried with backoff; a permanent one (5xx) marks it failed.
+
+Internationalised addresses (RFC 6531): the envelope carries domains as A-labels, so an IDN domain works
+on any server. A local part that is not ASCII (or a reply with UTF-8 headers) needs SMTPUTF8: it is asked
+for when the server offers it, and the reply fails permanently, saying so in Vietnamese, when it does not.
+Nothing that cannot be encoded escapes as anything but a permanent SendError.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import smtplib
 import ssl
 from collections.abc import Callable
 
+from mailbot import addresses
 from mailbot.adapters.oauth2 import AuthError, xoauth2_string
 from mailbot.adapters.tls import Login, client_context
 from mailbot.config import SmtpSender as SmtpSettings
@@ -17,6 +23,35 @@ from mailbot.logs import get_logger
 from mailbot.ports import SendError
 
 OAUTH_HINT = " (the server refuses password login: configure [smtp.oauth2])"
+NO_SMTPUTF8 = "máy chủ thư không hỗ trợ địa chỉ có dấu"  # "the mail server does not support accented addresses"
+
+
+def _wire(address: str, role: str) -> str:
+    try:
+        return addresses.wire_address(address)
+    except addresses.AddressError as exc:
+        raise SendError(f"cannot send, the {role} address is not usable: {exc}", permanent=True) from exc
+
+
+class _Envelope:
+    """MAIL FROM and RCPT TO as they go on the wire, and whether they (or the headers) need SMTPUTF8."""
+
+    def __init__(self, sender: str, recipient: str, raw: bytes) -> None:
+        self.sender, self.recipient = _wire(sender, "MAIL FROM"), _wire(recipient, "RCPT TO")
+        own = addresses.needs_smtputf8(sender) and not addresses.needs_smtputf8(recipient)
+        self.shown = sender if own else recipient  # the address the officer must look at
+        head = raw.partition(b"\r\n\r\n")[0]
+        self.utf8 = not (self.sender.isascii() and self.recipient.isascii() and head.isascii())
+        self.eight_bit = not raw.isascii()
+
+    def mail_options(self, smtp: smtplib.SMTP) -> list[str]:
+        """SMTPUTF8 (and BODY=8BITMIME) when needed; a permanent SendError when the server cannot take them."""
+        if not self.utf8:
+            return ["BODY=8BITMIME"] if self.eight_bit and smtp.has_extn("8bitmime") else []
+        if not smtp.has_extn("smtputf8"):
+            reason = f"{NO_SMTPUTF8}: {self.shown} (the server does not offer SMTPUTF8)"
+            raise SendError(reason, permanent=True)
+        return ["SMTPUTF8", "BODY=8BITMIME"] if smtp.has_extn("8bitmime") else ["SMTPUTF8"]
 
 
 def _why(exc: smtplib.SMTPResponseException) -> str:
@@ -67,10 +102,11 @@ class SmtpSender:
             smtp.auth("XOAUTH2", lambda _challenge=None: xoauth2_string(user, tokens.refresh()))
 
     def send(self, reply_id: str, recipient: str, raw: bytes) -> None:
+        envelope = _Envelope(self.envelope_from, recipient, raw)
         try:
             with self._connect() as smtp:
                 self._log_in(smtp)
-                smtp.sendmail(self.envelope_from, [recipient], raw)
+                self._hand_over(smtp, envelope, raw)
         except AuthError as exc:  # a refused token refresh: a person must act; the reply waits, backing off
             raise SendError(f"SMTP login refused: {exc}", permanent=False) from exc
         except smtplib.SMTPRecipientsRefused as exc:
@@ -88,6 +124,16 @@ class SmtpSender:
             raise SendError(message, permanent=False, server_down=isinstance(exc, OSError)) from exc
         if self.after_send is not None:
             self._copy_to_sent(reply_id, raw)
+
+    @staticmethod
+    def _hand_over(smtp: smtplib.SMTP, envelope: _Envelope, raw: bytes) -> None:
+        smtp.ehlo_or_helo_if_needed()
+        options = envelope.mail_options(smtp)
+        try:
+            smtp.sendmail(envelope.sender, [envelope.recipient], raw, mail_options=options)
+        except (UnicodeError, smtplib.SMTPNotSupportedError) as exc:  # no retry can encode it better
+            message = f"the reply to {envelope.shown!r} cannot be encoded for SMTP: {exc}"
+            raise SendError(message, permanent=True) from exc
 
     def _copy_to_sent(self, reply_id: str, raw: bytes) -> None:
         assert self.after_send is not None

@@ -22,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
+from mailbot.addresses import readable_address
 from mailbot.model import ArchivedFile, MessageView, SubmissionView, TrackerData
 
 SUBMISSIONS = "Hồ sơ"
@@ -215,7 +216,7 @@ def finding_summary(findings: list[dict[str, Any]]) -> str:
 def submission_row(s: SubmissionView, notes: dict[str, str]) -> list[Any]:
     errors = sum(1 for f in s.findings if f.get("severity") == "error")
     return [
-        s.receipt, s.organization, s.sender, s.first_received_at, s.last_received_at, s.version,
+        s.receipt, s.organization, readable_address(s.sender), s.first_received_at, s.last_received_at, s.version,
         STATUS_LABELS.get(s.status, s.status), len(s.tasks), budget(s.tasks, "kinh_phi_tong"),
         budget(s.tasks, "kinh_phi_nsnn"), errors, finding_summary(s.findings), s.files, notes.get(s.receipt),
     ]  # fmt: skip
@@ -307,7 +308,8 @@ def message_row(m: MessageView) -> list[Any]:
     if m.reprocessed_at:
         when = dt.datetime.fromisoformat(m.reprocessed_at).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
         reason = f"{reason or ''} (xử lý lại lúc {when})".strip()
-    return [m.received_at, m.sender, m.subject, ACTION_LABELS.get(m.action, m.action), reason, m.receipt, reply]
+    sender = readable_address(m.sender)  # a domain received as xn--… shown as the officer reads it
+    return [m.received_at, sender, m.subject, ACTION_LABELS.get(m.action, m.action), reason, m.receipt, reply]
 
 
 def build_log(ws: Worksheet, messages: list[MessageView]) -> None:

@@ -1,4 +1,4 @@
-"""An SMTP server on loopback (aiosmtpd) that keeps every message it accepts."""
+"""An SMTP server on loopback (aiosmtpd) that keeps every message it accepts, and the envelope it came in."""
 
 from __future__ import annotations
 
@@ -31,6 +31,64 @@ class Delivery(NamedTuple):
     rcpt_tos: list[str]
 
 
+class SmtpEnvelope(NamedTuple):
+    """One accepted transaction as the client wrote it: the MAIL FROM and RCPT TO paths character for
+    character (aiosmtpd's own `Delivery` addresses went through the email package, which decodes
+    "=?…?=" even inside a quoted local part), and the MAIL and RCPT parameters (upper-cased by aiosmtpd)."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    mail_options: list[str]
+    rcpt_options: list[str]
+    smtputf8: bool
+
+
+def _path(arg: str | None, keyword: str) -> str:
+    """The path in a MAIL or RCPT argument as written: `FROM:<a@b> SIZE=1` → `a@b`."""
+    text = (arg or "")[len(keyword) :].lstrip() if (arg or "").upper().startswith(keyword) else (arg or "")
+    if not text.startswith("<"):
+        return text.split(" ", 1)[0]
+    quoted, escaped = False, False
+    for n, ch in enumerate(text[1:], start=1):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == ">" and not quoted:
+            return text[1:n]
+    return text[1:]
+
+
+class _Paths:
+    """The paths of the transaction under way on one connection."""
+
+    def __init__(self, mail_from: str = "") -> None:
+        self.mail_from = mail_from
+        self.rcpt_tos: list[str] = []
+
+
+class _RecordingSMTP(SMTP):
+    """aiosmtpd's SMTP, also keeping each accepted MAIL FROM and RCPT TO path exactly as the client sent it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.paths = _Paths()
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        before = self.envelope.mail_from
+        await super().smtp_MAIL(arg)
+        if before is None and self.envelope.mail_from is not None:
+            self.paths = _Paths(_path(arg, "FROM:"))
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        count = len(self.envelope.rcpt_tos)
+        await super().smtp_RCPT(arg)
+        if len(self.envelope.rcpt_tos) > count:
+            self.paths.rcpt_tos.append(_path(arg, "TO:"))
+
+
 class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
@@ -44,7 +102,8 @@ class _Handler:
         return responses
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        return self.sink._accept(session, envelope)
+        paths = server.paths if isinstance(server, _RecordingSMTP) else _Paths()
+        return self.sink._accept(session, envelope, paths)
 
     async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
         """XOAUTH2 (RFC 7628 style, as Microsoft 365 and Gmail): accepted when the bearer token is the user's."""
@@ -65,7 +124,7 @@ class _Controller(Controller):
         with warnings.catch_warnings():
             # AUTH without TLS is what the plain-text tests ask for; aiosmtpd warns about it on every connection
             warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
-            return super().factory()  # type: ignore[no-untyped-call,no-any-return]
+            return _RecordingSMTP(self.handler, **self.SMTP_kwargs)
 
 
 class SmtpSink:
@@ -83,10 +142,12 @@ class SmtpSink:
         auth_require_tls: bool = False,
         port: int | None = None,
         oauth_tokens: dict[str, str] | None = None,
+        smtputf8: bool = False,
     ) -> None:
         """`tls`: offer STARTTLS (needs `certificates`, not required by the server). `auth`: AUTH PLAIN/LOGIN
         with these users, required before MAIL; `auth_require_tls`: advertise and accept AUTH only after
-        STARTTLS."""
+        STARTTLS. `smtputf8`: offer SMTPUTF8 (RFC 6531) and accept UTF-8 addresses; without it the server
+        refuses MAIL ... SMTPUTF8 and any command that is not ASCII."""
         if tls and certificates is None:
             raise ValueError("tls=True needs the test certificates")
         if auth_require_tls and not tls:
@@ -96,12 +157,14 @@ class SmtpSink:
         self.tls = tls
         self.auth = auth
         self.auth_require_tls = auth_require_tls
+        self.smtputf8 = smtputf8
         self.port = port or free_port()
         self.fail_with: tuple[int, str] | None = None
         self.oauth_tokens = oauth_tokens  # user -> the access token XOAUTH2 accepts (needs `auth`, may be {})
         self.oauth_attempts: list[tuple[str, bool]] = []
         self.attempts = 0
         self.envelopes: list[Delivery] = []
+        self.smtp_envelopes: list[SmtpEnvelope] = []  # the same transactions, paths and options as sent
         self.logins: list[str | None] = []
         self._count = len(list(directory.glob("*.eml"))) if directory.exists() else 0
         self._lock = threading.Lock()
@@ -152,7 +215,7 @@ class SmtpSink:
         return [email.message_from_bytes(data, policy=email.policy.default) for data in self.raw()]
 
     def _smtp_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"auth_require_tls": self.auth_require_tls}
+        options: dict[str, Any] = {"auth_require_tls": self.auth_require_tls, "enable_SMTPUTF8": self.smtputf8}
         if self.tls:
             assert self.certificates is not None
             options["tls_context"] = self.certificates.server_context("good")
@@ -172,7 +235,7 @@ class SmtpSink:
         ok = login in users and users[login].encode() == data.password
         return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
 
-    def _accept(self, session: Session, envelope: Envelope) -> str:
+    def _accept(self, session: Session, envelope: Envelope, paths: _Paths) -> str:
         with self._lock:
             self.attempts += 1
             if self.fail_with is not None:
@@ -183,6 +246,9 @@ class SmtpSink:
             data = content if isinstance(content, bytes) else content.encode()
             (self.directory / f"{self._count:04d}.eml").write_bytes(data)
             self.envelopes.append(Delivery(str(envelope.mail_from), list(envelope.rcpt_tos)))
+            options = list(envelope.mail_options), list(envelope.rcpt_options)
+            seen = SmtpEnvelope(paths.mail_from, list(paths.rcpt_tos), *options, smtputf8=envelope.smtp_utf8)
+            self.smtp_envelopes.append(seen)
             login = session.auth_data if isinstance(session.auth_data, str) else None
             self.logins.append(login)
         return "250 OK"
