@@ -155,7 +155,7 @@ def _decide(app: App, fetched: Fetched, inbound: Inbound) -> Decision:
 
 def _bounced_replies(app: App, raw: bytes, reason: str) -> list[str]:
     """A delivery report that quotes one of our replies marks that reply undeliverable."""
-    if not reason.startswith(("delivery or read report", "automatic sender", "null return path")):
+    if not reason.startswith(("delivery or read report", "automatic sender", "null return path", "auto-submitted")):
         return []
     ids = quoted_reply_ids(raw, app.settings.sender_domain)
     found = [i for i in sorted(ids) if app.ledger.mark_bounced(i)]
