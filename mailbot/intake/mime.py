@@ -191,7 +191,9 @@ def _message_id(headers: dict[str, list[str]]) -> str | None:
 
 
 def _angle_tokens(headers: dict[str, list[str]], name: str) -> list[str]:
-    return _ANGLE_TOKEN.findall(" ".join(headers.get(name, [])))
+    """The <ids> in a header; one that a sender's library wrote as encoded-words (Python's does) is decoded."""
+    value = " ".join(headers.get(name, []))
+    return _ANGLE_TOKEN.findall(decode_words(value) if "=?" in value else value)
 
 
 def _content_type(msg: Message) -> str:
