@@ -22,6 +22,7 @@ from mailbot.adapters.sqlite_ledger import SubmissionRecord, now_utc
 from mailbot.bootstrap import App
 from mailbot.faults import checkpoint
 from mailbot.intake import classify, extract_attachments
+from mailbot.intake.bounce import quoted_reply_ids
 from mailbot.logs import get_logger
 from mailbot.model import Attachment, Finding, Inbound, ReadResult, ValidationResult
 from mailbot.ports import Fetched
@@ -170,10 +171,9 @@ def _plain_text(inbound: Inbound) -> str:
 
 def _bounced_replies(app: App, raw: bytes, reason: str) -> list[str]:
     """A delivery report that quotes one of our replies marks that reply undeliverable."""
-    if not reason.startswith(("delivery or read report", "automatic sender", "null return path")):
+    if not reason.startswith(("delivery or read report", "automatic sender", "null return path", "auto-submitted")):
         return []
-    domain = re.escape(app.settings.sender_domain).encode()
-    ids = {m.decode() for m in re.findall(rb"<mailbot\.[0-9a-f]{32}@" + domain + rb">", raw)}
+    ids = quoted_reply_ids(raw, app.settings.sender_domain)
     found = [i for i in sorted(ids) if app.ledger.mark_bounced(i)]
     if found:
         get_logger().warning("reply_bounced", replies=found)

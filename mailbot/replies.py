@@ -27,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from mailbot import addresses
 from mailbot.errors import ReplyBuildError
 from mailbot.forms import DESCRIPTION_NAME, TASK_LIST_NAME
+from mailbot.intake.headers import references_kept, thread_header
 from mailbot.model import Finding, Inbound, Task
 from mailbot.report import place_text
 from mailbot.validation.schema import Rules
@@ -295,8 +296,14 @@ class ReplyRenderer:
 
 
 def reply_message_id(inbound: Inbound, domain: str) -> str:
-    """The same Message-ID for the same inbound message, so a resend after a crash is recognisable."""
-    key = inbound.message_id or inbound.sha256
+    """The same Message-ID for the same inbound message, so a resend after a crash is recognisable.
+
+    Derived from the Message-ID and the SHA-256 of the content together, so a mailer that reuses a Message-ID
+    for different content gets a distinct reply id for each message (RELIABILITY #71). The content is hashed
+    with CRLF read as LF: the same message fetched over IMAP (CRLF) or from a Maildir (LF) gets the same id.
+    """
+    content = hashlib.sha256(inbound.raw.replace(b"\r\n", b"\n")).hexdigest()
+    key = f"{inbound.message_id}\n{content}" if inbound.message_id else inbound.sha256
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
     host = re.sub(r"[^A-Za-z0-9.-]", "", domain) or "localhost"
     return f"<mailbot.{digest}@{host}>"
@@ -401,10 +408,11 @@ def build_reply(
     msg["Subject"] = _header(subject)
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
     msg["Message-ID"] = _header(message_id)
-    if inbound.message_id:
-        parent = _header(inbound.message_id)
-        msg["In-Reply-To"] = parent
-        msg["References"] = " ".join([*(_header(r) for r in inbound.references if r.strip()), parent])
+    parent = [_header(inbound.message_id)] if inbound.message_id else []  # whole ids, limits in intake.headers
+    if in_reply_to := thread_header("In-Reply-To", parent):
+        msg["In-Reply-To"] = in_reply_to
+    if references := thread_header("References", references_kept([*map(_header, inbound.references), *parent])):
+        msg["References"] = references
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
     msg["X-Mailbot-Loop"] = sender_domain

@@ -450,10 +450,13 @@ def test_the_date_header_is_the_given_moment(renderer: ReplyRenderer) -> None:
 
 def test_the_message_id_is_deterministic_per_inbound_message() -> None:
     first = reply_message_id(inbound(), "example.org")
-    assert first == reply_message_id(inbound(raw=b"other copy"), "example.org")
+    assert first == reply_message_id(inbound(), "example.org")
     assert first != reply_message_id(inbound(message_id="<other@mail.vien-da-giay.vn>"), "example.org")
-    digest = hashlib.sha256(b"<abc123@mail.vien-da-giay.vn>").hexdigest()[:32]
-    assert first == f"<mailbot.{digest}@example.org>"
+    assert first != reply_message_id(inbound(raw=b"other bytes"), "example.org")  # a reused Message-ID
+    crlf, lf = inbound(raw=b"raw\r\nbytes"), inbound(raw=b"raw\nbytes")
+    assert reply_message_id(crlf, "example.org") == reply_message_id(lf, "example.org")  # an IMAP or Maildir copy
+    key = "<abc123@mail.vien-da-giay.vn>\n" + hashlib.sha256(b"raw bytes").hexdigest()
+    assert first == f"<mailbot.{hashlib.sha256(key.encode()).hexdigest()[:32]}@example.org>"
 
 
 def test_without_a_message_id_the_reply_id_comes_from_the_content_hash() -> None:

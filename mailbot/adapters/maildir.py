@@ -1,8 +1,14 @@
 """A local Maildir as the mailbox (the embedded default).
 
-The arrival time is the delivery time of the file. Done messages move, by an atomic rename that
-keeps their unique name, into Maildir++ subfolders (.Processed, .Quarantine), so moving twice after
-a crash is harmless.
+The arrival time is the delivery time the delivering agent wrote into the file's unique name
+(`1682830800.M123456P789Q1.host`: seconds, and microseconds after `M`), so a message copied into new/
+later (`cp`, a restore) keeps its real arrival; when the file's modification time is earlier still, that
+time is taken (a tool that delivers under a fresh name and sets the time back, as `mailbot demo` does).
+A file whose name is not a Maildir name arrived at the date of its topmost `Received:` field, else at its
+modification time. `list_new` lists oldest first by the same time.
+
+Done messages move, by an atomic rename that keeps their unique name, into Maildir++ subfolders
+(.Processed, .Quarantine), so moving twice after a crash is harmless.
 """
 
 from __future__ import annotations
@@ -10,9 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import mailbox
 import os
+import re
 from pathlib import Path
 
+from mailbot.intake.headers import HEADER_BLOCK_BYTES, topmost_received
 from mailbot.ports import Fetched
+
+_MAILDIR_NAME = re.compile(r"(\d{9,10})\.([^.]*)\..")
+_MICROSECONDS = re.compile(r"M(\d{1,6})(?!\d)")
+_EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 class MaildirMailbox:
@@ -38,11 +50,11 @@ class MaildirMailbox:
     def list_new(self) -> list[str]:
         files = self._files()
 
-        def delivered(key: str) -> tuple[float, str]:
+        def delivered(key: str) -> tuple[dt.datetime, str]:
             try:
-                return files[key].stat().st_mtime, key
-            except FileNotFoundError:
-                return 0.0, key
+                return arrival(files[key]), key
+            except OSError:
+                return _EARLIEST, key
 
         return sorted(files, key=delivered)
 
@@ -52,7 +64,7 @@ class MaildirMailbox:
             return None
         try:
             raw = path.read_bytes()
-            arrived = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+            arrived = arrival(path, raw)
         except FileNotFoundError:
             return None
         return Fetched(key, raw, arrived)
@@ -66,3 +78,26 @@ class MaildirMailbox:
 
     def close(self) -> None:
         return None
+
+
+def arrival(path: Path, raw: bytes | None = None) -> dt.datetime:
+    """When the message in `path` was delivered (see the module docstring); `raw` is its bytes when already read."""
+    modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+    named = name_time(path.name)
+    if named is not None:
+        return min(named, modified)
+    if raw is None:
+        with path.open("rb") as file:
+            raw = file.read(HEADER_BLOCK_BYTES)
+    return topmost_received(raw) or modified
+
+
+def name_time(name: str) -> dt.datetime | None:
+    """The delivery time in a Maildir unique name ("1682830800.M123456P789Q1.host"), or None for another name."""
+    found = _MAILDIR_NAME.match(name)
+    if found is None:
+        return None
+    micro = _MICROSECONDS.search(found.group(2))
+    when = dt.datetime.fromtimestamp(int(found.group(1)), dt.UTC)
+    when += dt.timedelta(microseconds=int(micro.group(1)) if micro else 0)
+    return when if when >= _EARLIEST else None

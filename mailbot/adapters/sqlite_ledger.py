@@ -146,9 +146,12 @@ class SqliteLedger(RunState):
         return self._message("mailbox_key = ?", (mailbox_key,))
 
     def message_by_identity(self, message_id: str | None, sha256: str) -> MessageRecord | None:
-        """A message seen before: the same Message-ID, or the same bytes when it has none."""
+        """A message seen before: the same Message-ID and the same bytes, or the same bytes when it has none.
+
+        A Message-ID alone is not enough: some mailers reuse ids for different messages (RELIABILITY #71).
+        """
         if message_id:
-            return self._message("message_id = ?", (message_id,))
+            return self._message("message_id = ? AND sha256 = ?", (message_id, sha256))
         return self._message("sha256 = ?", (sha256,))
 
     def rekey_message(self, row: int, mailbox_key: str) -> None:

@@ -18,6 +18,8 @@ from email.message import Message
 
 from tnefparse import TNEF  # untyped; the mypy override in pyproject.toml treats it as Any
 
+from mailbot.intake.encoded import inner_messages
+from mailbot.intake.headers import bounded
 from mailbot.intake.mime import decode_words, repair
 from mailbot.model import Attachment, Extraction, Finding, Inbound
 
@@ -102,7 +104,7 @@ def _capped(name: str) -> str:
 def _extract(inbound: Inbound, limits: ExtractLimits) -> Extraction:
     if inbound.parse_error:
         return Extraction([], [], quarantine=f"message could not be parsed: {inbound.parse_error}")
-    msg = email.message_from_bytes(inbound.raw, policy=email.policy.default)
+    msg = email.message_from_bytes(bounded(inbound.raw)[0], policy=email.policy.default)
     broken = _broken_structure(msg)
     if broken:
         return Extraction([], [], quarantine=f"MIME structure cannot be trusted: {broken}")
@@ -153,10 +155,14 @@ class _Taker:
             self._keep(Attachment(name, data, content_type))
 
     def _forwarded(self, part: Message, depth: int) -> None:
-        if self._too_deep(_filename(part), depth):
+        name = _filename(part)
+        if self._too_deep(name, depth):
             return
-        for inner in _children(part):
-            self.part(inner, depth + 1)
+        inner = inner_messages(part, self.limits.max_attachment_bytes)
+        if inner is None:
+            self.findings.append(_unreadable_forwarded(name))
+        for message in inner or []:
+            self.part(message, depth + 1)
 
     def _leaf(self, part: Message, depth: int) -> None:
         content_type = part.get_content_type()
@@ -388,6 +394,13 @@ def _unreadable_archive(name: str) -> Finding:
 def _unreadable_tnef(name: str) -> Finding:
     message = f"Không đọc được tệp “{name}” do Outlook tạo khi gửi thư ở định dạng Rich Text."
     return Finding("unreadable_file", "error", message, _RTF_HINT, file=name)
+
+
+def _unreadable_forwarded(name: str | None) -> Finding:
+    what = f"“{name}”" if name else "được chuyển tiếp"
+    message = f"Không đọc được thư {what}: thư bị hỏng hoặc quá lớn."
+    hint = "Hãy đính kèm trực tiếp các tệp vào thư, không chuyển tiếp thư dưới dạng tệp đính kèm."
+    return Finding("unreadable_file", "error", message, hint, file=name)
 
 
 def _nesting_too_deep(name: str | None, max_depth: int) -> Finding:

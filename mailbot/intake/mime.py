@@ -2,6 +2,11 @@
 
 Nothing here raises on any input: a value that cannot be decoded is kept with replacement characters, an
 address that cannot be parsed strictly becomes None, and bytes the parser rejects give `parse_error`.
+
+Absurd headers are cut before parsing to the limits documented in `mailbot.intake.headers` (a 256 KiB header
+block, 16 KiB per field, References reduced to the first and the last 20 ids); a Message-ID longer than
+`MESSAGE_ID_CHARS` (985) counts as none, and the subject keeps at most `SUBJECT_CHARS` (998) characters.
+The cuts made are named in `Inbound.defects`.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import unicodedata
 from email.message import Message
 from email.parser import BytesHeaderParser
 
+from mailbot.intake.headers import MESSAGE_ID_CHARS, bounded, references_kept
 from mailbot.model import Inbound
 
 _POLICY = email.policy.default
@@ -24,19 +30,23 @@ _ATOM = r"[^\s<>()\[\]\\,;:@\".]+"
 _LOCAL_MASK = re.compile(rf'(?:{_ATOM}|"x*")(?:\.(?:{_ATOM}|"x*"))*')
 _LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+SUBJECT_CHARS = 998
 
 
 def parse_message(raw: bytes) -> Inbound:
     """The message in `raw`, parsed; never raises."""
     digest = hashlib.sha256(raw).hexdigest()
+    parsed, cuts = bounded(raw)
     try:
-        msg = email.message_from_bytes(raw, policy=_POLICY)
+        msg = email.message_from_bytes(parsed, policy=_POLICY)
     except Exception as exc:  # the parser is lenient, but whatever it rejects must still reach the ledger
-        return _unparsed(raw, digest, exc)
+        return _unparsed(raw, parsed, digest, exc)
     try:
-        return _inbound(raw, digest, msg)
+        inbound = _inbound(raw, digest, msg)
     except Exception as exc:  # a fault in a helper must not lose the message
-        return _unparsed(raw, digest, exc)
+        return _unparsed(raw, parsed, digest, exc)
+    inbound.defects[:0] = cuts
+    return inbound
 
 
 def one_line(text: str) -> str:
@@ -139,19 +149,21 @@ def _inbound(raw: bytes, digest: str, msg: Message) -> Inbound:
     raw_headers = _raw_headers(msg)
     sender = _single_mailbox(raw_headers.get("from", []))
     reply_to = _single_mailbox(raw_headers.get("reply-to", []))
+    message_id = _message_id(raw_headers)
+    too_long = message_id is not None and len(message_id) > MESSAGE_ID_CHARS
     return Inbound(
         raw=raw,
         sha256=digest,
-        message_id=_message_id(raw_headers),
+        message_id=None if too_long else message_id,
         from_addr=sender[1] if sender else None,
         from_name=sender[0] if sender else "",
         reply_to=reply_to[1] if reply_to else None,
-        subject=one_line(decode_words(_first(raw_headers, "subject"))),
-        in_reply_to=next(iter(_angle_tokens(raw_headers, "in-reply-to")), None),
-        references=_angle_tokens(raw_headers, "references"),
+        subject=one_line(decode_words(_first(raw_headers, "subject")))[:SUBJECT_CHARS],
+        in_reply_to=next(iter(references_kept(_angle_tokens(raw_headers, "in-reply-to"))), None),
+        references=references_kept(_angle_tokens(raw_headers, "references")),
         headers={name: [one_line(decode_words(v)) for v in values] for name, values in raw_headers.items()},
         content_type=_content_type(msg),
-        defects=_defects(msg),
+        defects=_defects(msg) + (["MessageIdTooLongDefect"] if too_long else []),
     )
 
 
@@ -179,7 +191,9 @@ def _message_id(headers: dict[str, list[str]]) -> str | None:
 
 
 def _angle_tokens(headers: dict[str, list[str]], name: str) -> list[str]:
-    return _ANGLE_TOKEN.findall(" ".join(headers.get(name, [])))
+    """The <ids> in a header; one that a sender's library wrote as encoded-words (Python's does) is decoded."""
+    value = " ".join(headers.get(name, []))
+    return _ANGLE_TOKEN.findall(decode_words(value) if "=?" in value else value)
 
 
 def _content_type(msg: Message) -> str:
@@ -199,11 +213,11 @@ def _defects(msg: Message) -> list[str]:
     return names
 
 
-def _unparsed(raw: bytes, digest: str, exc: Exception) -> Inbound:
+def _unparsed(raw: bytes, parsed: bytes, digest: str, exc: Exception) -> Inbound:
     """What the headers alone give, with `parse_error` saying why the whole message could not be parsed."""
     reason = one_line(f"{type(exc).__name__}: {exc}")[:200]
     try:
-        inbound = _inbound(raw, digest, BytesHeaderParser(policy=_POLICY).parsebytes(raw))
+        inbound = _inbound(raw, digest, BytesHeaderParser(policy=_POLICY).parsebytes(parsed))
     except Exception:  # even the headers are unreadable: record the bytes alone
         inbound = Inbound(raw, digest, None, None, "", None, "", None, [], {}, "text/plain", [])
     inbound.parse_error = reason

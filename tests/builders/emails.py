@@ -1,7 +1,9 @@
-"""Build real received messages in memory for tests: plain submissions, zips, forwarded messages, winmail.dat."""
+"""Build real received messages in memory for tests: plain submissions, zips, forwarded messages, winmail.dat,
+and raw bytes written the way Outlook, Exchange and Postfix write them (base64 forwards, delivery reports)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
 import email.policy
@@ -122,3 +124,59 @@ def _message(
         msg[name] = value
     msg.set_content(body)
     return msg
+
+
+def base64_lines(data: bytes) -> bytes:
+    """`data` in base64, 76 characters a line, CRLF, as mail clients write it."""
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+def forwarded_in_base64(
+    inner: bytes, *, sender: str = "a@vien.example.vn", message_id: str = "<fwd1@vien.example.vn>"
+) -> bytes:
+    """A forward as attachment whose message/rfc822 part is base64-encoded (Outlook and Exchange write these)."""
+    return (
+        (
+            f"From: Nguyen Van A <{sender}>\r\nTo: nop-de-xuat@example.org\r\n"
+            "Subject: =?utf-8?b?RndkOiDEkOG7gSB4deG6pXQgbmhp4buHbSB24bulIDIwMjQ=?=\r\n"
+            f"Date: Mon, 06 May 2024 09:00:00 +0700\r\nMessage-ID: {message_id}\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/mixed; boundary="_002_fwd_"\r\n\r\n'
+            "--_002_fwd_\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+            "Forwarding the plan.\r\n\r\n--_002_fwd_\r\n"
+            'Content-Type: message/rfc822; name="De xuat.eml"\r\nContent-Transfer-Encoding: base64\r\n'
+            'Content-Disposition: attachment; filename="De xuat.eml"\r\n\r\n'
+        ).encode()
+        + base64_lines(inner)
+        + b"\r\n--_002_fwd_--\r\n"
+    )
+
+
+def delivery_report(
+    original: bytes,
+    *,
+    quoted_as: str = "message/rfc822",
+    encoding: str = "base64",
+    recipient: str = "a@vien.example.vn",
+) -> bytes:
+    """A Postfix-style delivery report (multipart/report) quoting `original` as `quoted_as`, in `encoding`."""
+    quoted = original if quoted_as == "message/rfc822" else original.partition(b"\r\n\r\n")[0] + b"\r\n"
+    body = base64_lines(quoted) if encoding == "base64" else quoted
+    return (
+        (
+            "From: MAILER-DAEMON@mx.vien.example.vn (Mail Delivery System)\r\nTo: nop-de-xuat@example.org\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\nDate: Mon, 06 May 2024 09:05:00 +0700\r\n"
+            "Message-ID: <20240506020500.1A2B3C@mx.vien.example.vn>\r\nAuto-Submitted: auto-replied\r\n"
+            "MIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="1A2B3C.1714960500/mx"\r\n\r\n'
+            "--1A2B3C.1714960500/mx\r\nContent-Description: Notification\r\n"
+            "Content-Type: text/plain; charset=us-ascii\r\n"
+            f"\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\r\n<{recipient}>: "
+            "mailbox full\r\n\r\n--1A2B3C.1714960500/mx\r\nContent-Description: Delivery report\r\n"
+            f"Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.vien.example.vn\r\n\r\n"
+            f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.2.2\r\n\r\n"
+            f"--1A2B3C.1714960500/mx\r\nContent-Description: Undelivered Message\r\nContent-Type: {quoted_as}\r\n"
+            f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+        ).encode()
+        + body
+        + b"\r\n--1A2B3C.1714960500/mx--\r\n"
+    )
