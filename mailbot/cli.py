@@ -26,6 +26,8 @@ EX_IOERR = getattr(os, "EX_IOERR", 74)
 EX_TEMPFAIL = getattr(os, "EX_TEMPFAIL", 75)
 EX_UNAVAILABLE = getattr(os, "EX_UNAVAILABLE", 69)
 EX_NOPERM = getattr(os, "EX_NOPERM", 77)
+EX_CANTCREAT = getattr(os, "EX_CANTCREAT", 73)
+EX_INTERRUPTED = 128 + 2  # what a shell reports for a command ended by SIGINT (Ctrl-C)
 DEFAULT_CONFIG = "config.toml"
 
 _rules_option = click.option(
@@ -81,9 +83,28 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
+def _writable(folder: Path) -> None:
+    """Make `folder` and write a file in it, as a run would; else exit 73 naming the folder (no traceback)."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        _fail(
+            f"mailbot: cannot write to {folder}: {exc.strerror or exc} (it must be writable by uid {os.getuid()})",
+            EX_CANTCREAT,
+        )
+
+
 @contextmanager
 def _app(ctx: click.Context, *, log_json: bool | None = None) -> Iterator[App]:
-    """The app for a mail command: logging, the single-instance lock, the ledger's health check."""
+    """The app for a mail command: logging, writable folders, the single-instance lock, the ledger's health check.
+
+    Ctrl-C ends it with one line and exit 130: the reading child is killed, the message in progress is read
+    again next time.
+    """
     from mailbot.adapters.sqlite_ledger import LedgerError
     from mailbot.bootstrap import build_app
     from mailbot.logs import configure_logging
@@ -91,17 +112,26 @@ def _app(ctx: click.Context, *, log_json: bool | None = None) -> Iterator[App]:
 
     settings = _settings(ctx)
     configure_logging(json_output=log_json)
+    for folder in dict.fromkeys((settings.storage.dir, settings.storage.tracker.parent)):
+        _writable(folder)
+    interrupted = False
     try:
         with single_instance(settings.storage.dir):
             app = build_app(settings)
             try:
                 yield app
+            except KeyboardInterrupt:
+                interrupted = True
+                if app.reader is not None:
+                    app.reader.kill()
             finally:
                 app.close()
     except AlreadyRunning as exc:
         _fail(f"mailbot: {exc}", EX_TEMPFAIL)
     except LedgerError as exc:
         _fail(f"mailbot: refusing to run: {exc}", EX_IOERR)
+    if interrupted:
+        _fail("mailbot: interrupted; the message in progress will be processed again next time", EX_INTERRUPTED)
 
 
 @main.command()
