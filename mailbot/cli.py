@@ -252,3 +252,22 @@ def check_rules(path: Path) -> None:
     """Validate a rules file; exit 78 naming the line and key of the first problem."""
     rules = _load(path)
     click.echo(f"{path}: OK — {rules.call.id}, {len(rules.columns)} columns, deadline {rules.call.deadline}")
+
+
+@main.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, dest: Path) -> None:
+    """Copy the ledger (consistently, even while mailbot runs) and the archive's new files into DEST.
+
+    To restore: stop mailbot, put DEST/ledger.sqlite3 and DEST/archive/ back into the storage folder.
+    """
+    from mailbot.backup import BackupError, backup_storage
+
+    settings = _settings(ctx)
+    try:
+        report = backup_storage(settings.ledger_path, settings.archive_dir, dest)
+    except BackupError as exc:
+        _fail(f"mailbot: backup failed: {exc}", exc.exit_code)
+    click.echo(f"ledger: {report.ledger} ({report.ledger_bytes:,} bytes, integrity ok)")
+    click.echo(f"archive: {report.blobs_copied} file(s) copied, {report.blobs_present} already there")
