@@ -181,9 +181,15 @@ def export(ctx: click.Context, as_json: bool) -> None:
 
 
 @main.command()
+@click.option(
+    "--connect", is_flag=True, help="Also log in to the mailbox and the SMTP server (reads and sends nothing)."
+)
 @click.pass_context
-def check(ctx: click.Context) -> None:
-    """Validate the configuration and the rules; exit 78 naming the key and the reason."""
+def check(ctx: click.Context, connect: bool) -> None:
+    """Validate the configuration and the rules; exit 78 naming the key and the reason.
+
+    With --connect, also try the servers: exit 69 when one cannot be reached, 77 when a login is refused.
+    """
     from mailbot.adapters.tls import login_for
 
     settings = _settings(ctx)
@@ -195,6 +201,15 @@ def check(ctx: click.Context) -> None:
         _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
     click.echo(f"{ctx.obj}: OK — mailbox {settings.mailbox.kind}, replies via {settings.smtp.kind}")
     click.echo(f"rules {settings.rules.file}: OK")
+    if connect:
+        from mailbot.logs import configure_logging
+        from mailbot.probe import exit_code, probe_all
+
+        configure_logging(json_output=None)
+        probes = probe_all(settings)
+        for probe in probes:
+            click.echo(probe.line())
+        sys.exit(exit_code(probes))
 
 
 @main.command()
