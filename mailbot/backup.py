@@ -5,10 +5,13 @@ is one committed state even while another mailbot writes (WAL: readers do not bl
 of mailbot's is taken. The copy is a single self-contained file (journal mode DELETE) checked with
 `PRAGMA integrity_check`. The archive is content-addressed (a blob's name is its SHA-256 and never
 changes), so only blobs not yet in DEST are copied. The ledger goes first: every blob it names was
-written before its row was committed, so it is in the archive when the archive is copied after.
+written before its row was committed, so it is in the archive when the archive is copied after. The
+tracker workbook is copied too (mailbot rebuilds it from the ledger, but the officer's notes live only in
+it; it is always replaced whole, by a rename, so a copy is one version of it).
 
 Restoring: stop mailbot, then put DEST/ledger.sqlite3 and DEST/archive/ back into the storage folder
-(removing any ledger.sqlite3-wal and ledger.sqlite3-shm left there).
+(removing any ledger.sqlite3-wal and ledger.sqlite3-shm left there), and DEST/tracker.xlsx where the
+tracker goes.
 """
 
 from __future__ import annotations
@@ -44,10 +47,11 @@ class BackupReport:
     ledger_bytes: int
     blobs_copied: int
     blobs_present: int
+    tracker: Path | None
 
 
-def backup_storage(ledger: Path, archive: Path, dest: Path) -> BackupReport:
-    """Copy `ledger` and the new files of `archive` into `dest` (made if needed)."""
+def backup_storage(ledger: Path, archive: Path, dest: Path, tracker: Path | None = None) -> BackupReport:
+    """Copy `ledger`, the new files of `archive` and the `tracker` workbook into `dest` (made if needed)."""
     _refuse_overlap(ledger, archive, dest)
     if not ledger.is_file():
         raise BackupError(f"no ledger at {ledger}: nothing to back up", EX_NOINPUT)
@@ -58,7 +62,11 @@ def backup_storage(ledger: Path, archive: Path, dest: Path) -> BackupReport:
     copy = dest / LEDGER_NAME
     _backup_ledger(ledger, copy)
     copied, present = _copy_archive(archive, dest / "archive")
-    return BackupReport(ledger=copy, ledger_bytes=copy.stat().st_size, blobs_copied=copied, blobs_present=present)
+    tracker_copy = None
+    if tracker is not None and tracker.is_file():
+        tracker_copy = dest / tracker.name
+        _copy_file(tracker, tracker_copy)
+    return BackupReport(copy, copy.stat().st_size, copied, present, tracker_copy)
 
 
 def _refuse_overlap(ledger: Path, archive: Path, dest: Path) -> None:
@@ -107,12 +115,17 @@ def _copy_archive(archive: Path, dest: Path) -> tuple[int, int]:
         if target.is_file() and target.stat().st_size == blob.stat().st_size:
             present += 1
             continue
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.tmp")
-            shutil.copy2(blob, tmp)
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise BackupError(f"cannot copy {blob} into {dest}: {exc.strerror or exc}", EX_CANTCREAT) from exc
+        _copy_file(blob, target)
         copied += 1
     return copied, present
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    """Copy through a temporary name, so `target` is never half written."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copy2(source, tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise BackupError(f"cannot copy {source} into {target.parent}: {exc.strerror or exc}", EX_CANTCREAT) from exc

@@ -275,14 +275,16 @@ def check_rules(path: Path) -> None:
 def backup(ctx: click.Context, dest: Path) -> None:
     """Copy the ledger (consistently, even while mailbot runs) and the archive's new files into DEST.
 
-    To restore: stop mailbot, put DEST/ledger.sqlite3 and DEST/archive/ back into the storage folder.
+    To restore: stop mailbot, put DEST/ledger.sqlite3 and DEST/archive/ back into the storage folder
+    (deleting any ledger.sqlite3-wal and -shm there) and DEST/tracker.xlsx where the tracker goes.
     """
     from mailbot.backup import BackupError, backup_storage
 
     settings = _settings(ctx)
     try:
-        report = backup_storage(settings.ledger_path, settings.archive_dir, dest)
+        report = backup_storage(settings.ledger_path, settings.archive_dir, dest, settings.storage.tracker)
     except BackupError as exc:
         _fail(f"mailbot: backup failed: {exc}", exc.exit_code)
     click.echo(f"ledger: {report.ledger} ({report.ledger_bytes:,} bytes, integrity ok)")
     click.echo(f"archive: {report.blobs_copied} file(s) copied, {report.blobs_present} already there")
+    click.echo(f"tracker: {report.tracker or 'none yet'}")

@@ -61,6 +61,7 @@ def test_a_backup_taken_while_mailbot_runs_and_writes_holds_the_committed_ledger
     assert _rows(copy) == _rows(storage / "ledger.sqlite3")
     assert len(_rows(copy)["messages"]) == 4
     assert _files(dest / "archive") == _files(storage / "archive") and len(_files(dest / "archive")) >= 4
+    assert (dest / "tracker.xlsx").read_bytes() == (storage / "tracker.xlsx").read_bytes()
     assert "integrity ok" in result.output and f"{len(_files(dest / 'archive'))} file(s) copied" in result.output
 
 
