@@ -92,10 +92,8 @@ def _writable(folder: Path) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        _fail(
-            f"mailbot: cannot write to {folder}: {exc.strerror or exc} (it must be writable by uid {os.getuid()})",
-            EX_CANTCREAT,
-        )
+        who = f" (it must be writable by uid {os.getuid()})" if isinstance(exc, PermissionError) else ""
+        _fail(f"mailbot: cannot write to {folder}: {exc.strerror or exc}{who}", EX_CANTCREAT)
 
 
 @contextmanager
