@@ -1,10 +1,12 @@
 # One command runs everything CI judges: `make test`.
 # It creates .venv, installs the package with its dev tools, then runs ruff, mypy --strict and pytest.
+# pytest includes tests/test_installing_the_wheel.py: it builds the wheel, installs it into a fresh venv
+# outside the checkout (dependencies from the package index, through pip's cache) and runs it from elsewhere.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint typecheck pytest venv dovecot demo bench clean
+.PHONY: test lint typecheck pytest venv dovecot demo bench wheel clean
 
 test: venv dovecot lint typecheck pytest
 
@@ -46,5 +48,9 @@ bench: venv dovecot
 	$(BIN)/python bench/validate_bench.py
 	$(BIN)/python bench/imap_latency.py
 
+# The wheel a normal install uses (it carries rules/ and replies/ inside the package), in dist/.
+wheel: venv
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache dist

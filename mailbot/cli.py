@@ -27,6 +27,8 @@ EX_TEMPFAIL = getattr(os, "EX_TEMPFAIL", 75)
 EX_UNAVAILABLE = getattr(os, "EX_UNAVAILABLE", 69)
 EX_NOPERM = getattr(os, "EX_NOPERM", 77)
 EX_REPLIES_WAITING = 3  # `once`: mail was processed, but replies wait for a mail server that cannot take them
+EX_CANTCREAT = getattr(os, "EX_CANTCREAT", 73)
+EX_INTERRUPTED = 128 + 2  # what a shell reports for a command ended by SIGINT (Ctrl-C)
 DEFAULT_CONFIG = "config.toml"
 
 _rules_option = click.option(
@@ -85,9 +87,26 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
+def _writable(folder: Path) -> None:
+    """Make `folder` and write a file in it, as a run would; else exit 73 naming the folder (no traceback)."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        who = f" (it must be writable by uid {os.getuid()})" if isinstance(exc, PermissionError) else ""
+        _fail(f"mailbot: cannot write to {folder}: {exc.strerror or exc}{who}", EX_CANTCREAT)
+
+
 @contextmanager
 def _app(ctx: click.Context, *, log_json: bool | None = None) -> Iterator[App]:
-    """The app for a mail command: logging, the single-instance lock, the ledger's health check."""
+    """The app for a mail command: logging, writable folders, the single-instance lock, the ledger's health check.
+
+    Ctrl-C ends it with one line and exit 130: the reading child is killed, the message in progress is read
+    again next time.
+    """
     from mailbot.adapters.sqlite_ledger import LedgerError
     from mailbot.bootstrap import build_app
     from mailbot.logs import configure_logging
@@ -95,17 +114,26 @@ def _app(ctx: click.Context, *, log_json: bool | None = None) -> Iterator[App]:
 
     settings = _settings(ctx)
     configure_logging(json_output=log_json)
+    for folder in dict.fromkeys((settings.storage.dir, settings.storage.tracker.parent)):
+        _writable(folder)
+    interrupted = False
     try:
         with single_instance(settings.storage.dir):
             app = build_app(settings)
             try:
                 yield app
+            except KeyboardInterrupt:
+                interrupted = True
+                if app.reader is not None:
+                    app.reader.kill()
             finally:
                 app.close()
     except AlreadyRunning as exc:
         _fail(f"mailbot: {exc}", EX_TEMPFAIL)
     except LedgerError as exc:
         _fail(f"mailbot: refusing to run: {exc}", EX_IOERR)
+    if interrupted:
+        _fail("mailbot: interrupted; the message in progress will be processed again next time", EX_INTERRUPTED)
 
 
 @main.command()
@@ -214,9 +242,15 @@ def _rerun_and_report(app: App, rows: list[dict[str, object]], dry_run: bool) ->
 
 
 @main.command()
+@click.option(
+    "--connect", is_flag=True, help="Also log in to the mailbox and the SMTP server (reads and sends nothing)."
+)
 @click.pass_context
-def check(ctx: click.Context) -> None:
-    """Validate the configuration and the rules; exit 78 naming the key and the reason."""
+def check(ctx: click.Context, connect: bool) -> None:
+    """Validate the configuration and the rules; exit 78 naming the key and the reason.
+
+    With --connect, also try the servers: exit 69 when one cannot be reached, 77 when a login is refused.
+    """
     from mailbot.adapters.tls import login_for
 
     settings = _settings(ctx)
@@ -228,6 +262,15 @@ def check(ctx: click.Context) -> None:
         _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
     click.echo(f"{ctx.obj}: OK — mailbox {settings.mailbox.kind}, replies via {settings.smtp.kind}")
     click.echo(f"rules {settings.rules.file}: OK")
+    if connect:
+        from mailbot.logs import configure_logging
+        from mailbot.probe import exit_code, probe_all
+
+        configure_logging(json_output=None)
+        probes = probe_all(settings)
+        for probe in probes:
+            click.echo(probe.line())
+        sys.exit(exit_code(probes))
 
 
 @main.command()
@@ -285,3 +328,24 @@ def check_rules(path: Path) -> None:
     """Validate a rules file; exit 78 naming the line and key of the first problem."""
     rules = _load(path)
     click.echo(f"{path}: OK — {rules.call.id}, {len(rules.columns)} columns, deadline {rules.call.deadline}")
+
+
+@main.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, dest: Path) -> None:
+    """Copy the ledger (consistently, even while mailbot runs) and the archive's new files into DEST.
+
+    To restore: stop mailbot, put DEST/ledger.sqlite3 and DEST/archive/ back into the storage folder
+    (deleting any ledger.sqlite3-wal and -shm there) and DEST/tracker.xlsx where the tracker goes.
+    """
+    from mailbot.backup import BackupError, backup_storage
+
+    settings = _settings(ctx)
+    try:
+        report = backup_storage(settings.ledger_path, settings.archive_dir, dest, settings.storage.tracker)
+    except BackupError as exc:
+        _fail(f"mailbot: backup failed: {exc}", exc.exit_code)
+    click.echo(f"ledger: {report.ledger} ({report.ledger_bytes:,} bytes, integrity ok)")
+    click.echo(f"archive: {report.blobs_copied} file(s) copied, {report.blobs_present} already there")
+    click.echo(f"tracker: {report.tracker or 'none yet'}")

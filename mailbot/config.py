@@ -1,21 +1,35 @@
 """The configuration: one typed object read from TOML, checked at start-up.
 
 An unknown key is an error naming the key. Relative paths are relative to the config file's folder
-(the rules file falls back to the one shipped beside the package). Secrets are never in the file:
-only `password_env = "NAME"` or `password_file = "PATH"`.
+(a rules file that is not there falls back to the shipped one of that name). What would fail at run time
+fails here, naming the key: a `from` without an address, a rules file or a templates folder that is not there.
+Secrets are never in the file: only `password_env = "NAME"` or `password_file = "PATH"`.
 """
 
 from __future__ import annotations
 
 import os
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, NoReturn, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from mailbot.errors import ConfigError
-from mailbot.tomlfile import load_toml_model
-from mailbot.validation.rules_file import APP_ROOT
+from mailbot.shipped import shipped_folder
+from mailbot.tomlfile import load_toml_model, locate
+
+
+def _with_address(value: str) -> str:
+    """`from` must carry an address: "Vụ TKNL <nop-de-xuat@example.org>" or "nop-de-xuat@example.org"."""
+    _, address = parseaddr(value)
+    local, at, domain = address.rpartition("@")
+    if not (at and local and domain) or any(c.isspace() for c in address):
+        raise ValueError(f'needs an email address, e.g. "Vụ TKNL <nop-de-xuat@example.org>" (got {value!r})')
+    return value
+
+
+FromAddress = Annotated[str, AfterValidator(_with_address)]
 
 
 class Section(BaseModel):
@@ -32,7 +46,7 @@ class MaildirMailbox(Section):
 class OutboxSender(Section):
     kind: Literal["outbox"]
     path: Path = Path("./var/outbox")
-    sender: str = Field(alias="from")
+    sender: FromAddress = Field(alias="from")
     resend_uncertain: bool = True  # a reply whose sending was interrupted goes again with the same Message-ID
 
 
@@ -101,7 +115,7 @@ class ImapMailbox(Server):
 class SmtpSender(Server):
     kind: Literal["smtp"]
     security: Security = "starttls"
-    sender: str = Field(alias="from")
+    sender: FromAddress = Field(alias="from")
     envelope_from: str | None = None  # MAIL FROM; default: the address in `from`
     copy_to_sent: bool = False  # Microsoft 365 and Gmail keep their own copy of what is sent
     resend_uncertain: bool = True
@@ -202,15 +216,49 @@ def _resolve(base: Path, path: Path) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
+def _rules_file(path: Path, base: Path, wanted: Path) -> Path:
+    """The rules file beside the config; a relative one that is not there: the shipped one of that name."""
+    found = _resolve(base, wanted)
+    if not found.is_file() and not wanted.is_absolute() and (shipped_folder("rules") / wanted.name).is_file():
+        found = shipped_folder("rules") / wanted.name
+    if not found.is_file():
+        _fail_at(path, ("rules", "file"), f"no rules file at {found}")
+    return found
+
+
+def _fail_at(path: Path, loc: tuple[str, ...], reason: str) -> NoReturn:
+    try:
+        line = locate(path.read_text(encoding="utf-8"), loc)
+    except (OSError, UnicodeDecodeError):
+        line = None
+    raise ConfigError(path, reason, key=".".join(loc), line=line)
+
+
+def reply_templates() -> list[str]:
+    """The template files every reply kind needs."""
+    from mailbot.replies import ReplyKind
+
+    return [f"{kind}.{ext}.j2" for kind in get_args(ReplyKind) for ext in ("txt", "html")]
+
+
+def _check_templates(path: Path, folder: Path | None) -> None:
+    """A templates folder that is missing, or lacks a template a reply needs, fails now, not at the first reply."""
+    where = folder or shipped_folder("replies")
+    if not where.is_dir():
+        _fail_at(path, ("replies", "templates"), f"no templates folder at {where}")
+    missing = [name for name in reply_templates() if not (where / name).is_file()]
+    if missing:
+        _fail_at(path, ("replies", "templates"), f"{where} lacks {', '.join(missing)}")
+
+
 def load_settings(path: Path | str) -> Settings:
     """Read and check the configuration; relative paths become absolute from the file's folder."""
     path = Path(path)
     settings = load_toml_model(path, Settings)
     base = path.resolve().parent
-    rules_file = _resolve(base, settings.rules.file)
-    if not rules_file.is_file() and not settings.rules.file.is_absolute():
-        rules_file = APP_ROOT / settings.rules.file
+    rules_file = _rules_file(path, base, settings.rules.file)
     templates = settings.replies.templates
+    _check_templates(path, _resolve(base, templates) if templates else None)
     resolved = settings.model_copy(
         update={
             "mailbox": _resolve_paths(base, settings.mailbox),

@@ -1,11 +1,14 @@
 """`mailbot demo`: a workspace whose Maildir holds realistic submissions, processed once.
 
-Everything is dated before the call's deadline (30/4/2023) except the one meant to be late.
+Everything is dated before the call's deadline (30/4/2023) except the one meant to be late. The demo is
+for a person to read: it prints what became of each message and of each submission, and logs only
+warnings and errors (readable on a terminal, JSON lines otherwise, like every command).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import mailbox
 import os
 import shutil
@@ -227,7 +230,7 @@ def run_demo(workspace: Path, echo: Callable[[str], object] = print) -> dict[str
 
     config = prepare_workspace(workspace)
     settings = load_settings(config)
-    configure_logging(json_output=True)
+    configure_logging(level=logging.WARNING)  # the summary below tells the story; the events are in the ledger
     with single_instance(settings.storage.dir):
         app = build_app(settings)
         try:
@@ -246,17 +249,21 @@ def run_demo(workspace: Path, echo: Callable[[str], object] = print) -> dict[str
 def _print_summary(
     echo: Callable[[str], object], document: dict[str, object], tracker: Path, outbox: Path, n: int
 ) -> None:
+    messages = document["messages"]
+    assert isinstance(messages, list)
+    echo(f"{n} messages delivered to the demo mailbox and processed:\n")
+    echo(f"  {'Arrived (VN)':<16}  {'What mailbot did':<16}  {'Receipt':<16}  Subject")
+    for m in messages:
+        arrived = dt.datetime.fromisoformat(m["received_at"]).astimezone(VN).strftime("%d/%m/%Y %H:%M")
+        echo(f"  {arrived:<16}  {m['action']:<16}  {m['receipt'] or '':<16}  {(m['subject'] or '')[:50]}")
     submissions = document["submissions"]
     assert isinstance(submissions, list)
-    echo(f"\n{n} messages delivered to the demo mailbox and processed.\n")
-    echo(f"{'Receipt':<18} {'Organisation':<40} {'Status':<17} {'Ver':>3} {'Tasks':>5} {'Budget (tr.đ)':>14}")
+    echo(f"\n{len(submissions)} submissions:\n")
+    echo(f"  {'Receipt':<16}  {'Organisation':<40} {'Status':<17} {'Ver':>3} {'Tasks':>5} {'Budget (tr.đ)':>14}")
     for s in submissions:
         budget = sum(t.get("kinh_phi_tong") or 0 for t in s["tasks"])
         echo(
-            f"{s['receipt']:<18} {(s['organization'] or '?')[:40]:<40} {s['status']:<17} {s['version']:>3}"
+            f"  {s['receipt']:<16}  {(s['organization'] or '?')[:40]:<40} {s['status']:<17} {s['version']:>3}"
             f" {len(s['tasks']):>5} {budget:>14,.1f}"
         )
-    messages = document["messages"]
-    assert isinstance(messages, list)
-    echo("\nMessages: " + ", ".join(f"{m['action']}" for m in messages))
     echo(f"\nTracker workbook: {tracker}\nReplies (.eml):   {outbox}")

@@ -4,6 +4,10 @@ A spreadsheet that expands to gigabytes or a PDF that loops forever must cost th
 not its memory or its schedule (RELIABILITY #38, #51). One worker process (started once, kept)
 reads one file at a time under RLIMIT_AS; when it runs out of memory, dies or overruns
 its time, it is killed and replaced, and the file gets a finding that names it.
+
+Ctrl-C is the parent's business: a terminal sends SIGINT to the whole process group, and the worker ignores
+it (from birth: it is started with SIGINT blocked), so it never prints a traceback of its own; the parent
+stops gracefully (`run`) or kills it (`once`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import multiprocessing
 import os
 import resource
 import signal
+from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 
 from mailbot.logs import get_logger
@@ -50,8 +55,20 @@ def _die_with_parent() -> None:
             os._exit(1)
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while a worker may be started: the child inherits the mask through exec."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _prepare_worker(headroom_bytes: int) -> None:
-    """Runs in the worker: die with the parent; allow the memory it uses now plus the headroom, no more."""
+    """Runs in the worker: ignore Ctrl-C; die with the parent; allow the memory it uses now plus the headroom."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending one is now discarded
     _die_with_parent()
     limit = _vm_size() + headroom_bytes
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -80,7 +97,8 @@ class IsolatedReader:
         return self._pool
 
     def read(self, name: str, data: bytes) -> ReadResult:
-        future = self._executor().submit(_read, name, data, *self.limits)
+        with _sigint_blocked():  # submit() starts the worker when there is none
+            future = self._executor().submit(_read, name, data, *self.limits)
         try:
             return future.result(timeout=self.timeout)
         except cf.TimeoutError:
@@ -91,13 +109,18 @@ class IsolatedReader:
             return _too_complex(name, f"quá {self.headroom // 2**20} MB bộ nhớ")
 
     def _replace_worker(self) -> None:
+        if self.kill():
+            get_logger().warning("reader_worker_replaced")
+
+    def kill(self) -> bool:
+        """Kill the worker now, whatever it is reading (the next read starts a new one); False if there was none."""
         pool, self._pool = self._pool, None
         if pool is None:
-            return
+            return False
         for process in list(getattr(pool, "_processes", {}).values()):  # a stuck worker must not outlive its file
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
-        get_logger().warning("reader_worker_replaced")
+        return True
 
     def close(self) -> None:
         if self._pool is not None:

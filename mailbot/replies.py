@@ -229,9 +229,10 @@ def subject_for(content: ReplyContent, rules: Rules) -> str:
 
 
 def templates_dir_default() -> Path:
-    """./replies when it exists in the working folder, else the replies/ folder beside the package."""
-    here = Path("replies")
-    return here if here.is_dir() else Path(__file__).resolve().parents[1] / "replies"
+    """The replies/ folder shipped with mailbot (from the installed package; never the working folder)."""
+    from mailbot.shipped import shipped_folder
+
+    return shipped_folder("replies")
 
 
 class ReplyRenderer:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mailbot.shipped import DEFAULT_RULES_NAME, shipped_folder
 from mailbot.tomlfile import load_toml_model, parse_toml_model
 from mailbot.validation.schema import Rules
 
-DEFAULT_RULES = "rules/sxtdbv-2024.toml"
-APP_ROOT = Path(__file__).resolve().parents[2]
-
 
 def default_rules_path() -> Path:
-    """rules/sxtdbv-2024.toml in the working folder, else the one beside the installed package."""
-    here = Path(DEFAULT_RULES)
-    return here if here.is_file() else APP_ROOT / DEFAULT_RULES
+    """The shipped rules/sxtdbv-2024.toml (from the installed package; never the working folder)."""
+    return shipped_folder("rules") / DEFAULT_RULES_NAME
 
 
 def load_rules(path: Path | str) -> Rules:
