@@ -17,12 +17,36 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
+from typing import Protocol
 
-from mailbot.adapters.sqlite_ledger import now_utc
+from mailbot.adapters.sqlite_ledger import SqliteLedger, now_utc
 from mailbot.adapters.sqlite_state import AlertRecord
 from mailbot.bootstrap import App
+from mailbot.config import Settings
 from mailbot.errors import ServiceUnavailable
 from mailbot.logs import get_logger
+from mailbot.validation.schema import Rules
+
+
+class Teller(Protocol):
+    """What telling needs: the ledger (conditions, outbox), the settings (who, when) and the call's name.
+    The App is one; `mailbot backup`, which runs beside the App, makes a `LedgerTeller`."""
+
+    @property
+    def ledger(self) -> SqliteLedger: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def rules(self) -> Rules: ...
+
+
+@dataclass(frozen=True)
+class LedgerTeller:
+    ledger: SqliteLedger
+    settings: Settings
+    rules: Rules
 
 
 @dataclass(frozen=True)
@@ -172,14 +196,14 @@ def _disk(app: App) -> tuple[bool, str, int]:
     return free_mb < app.settings.alerts.min_free_disk_mb, f"{free_mb} MB", 0
 
 
-def event(app: App, condition: str, detail: str) -> None:
+def event(app: Teller, condition: str, detail: str) -> None:
     """Something that happened once (call inside a transaction): mailed now unless already open."""
     record = app.ledger.alert(condition)
     if record is None or record.state == "resolved":
         observe(app, condition, True, detail)
 
 
-def observe(app: App, condition: str, active: bool, detail: str, *, after_minutes: int = 0) -> bool:
+def observe(app: Teller, condition: str, active: bool, detail: str, *, after_minutes: int = 0) -> bool:
     """Move one condition on (call inside a transaction); True when a mail was queued."""
     ledger, now = app.ledger, now_utc()
     record = ledger.alert(condition)
@@ -203,7 +227,7 @@ def observe(app: App, condition: str, active: bool, detail: str, *, after_minute
     return False
 
 
-def _close_events(app: App) -> bool:
+def _close_events(app: Teller) -> bool:
     interval = dt.timedelta(minutes=app.settings.alerts.min_interval_minutes)
     for name, condition in CONDITIONS.items():
         record = app.ledger.alert(name)
@@ -212,7 +236,7 @@ def _close_events(app: App) -> bool:
     return False
 
 
-def _mail(app: App, condition: str, kind: str, detail: str, record: AlertRecord) -> bool:
+def _mail(app: Teller, condition: str, kind: str, detail: str, record: AlertRecord) -> bool:
     """One alert (or resolved) mail per admin, committed to the outbox with a deterministic Message-ID."""
     recipients = app.settings.alerts.to
     get_logger().warning("alert", condition=condition, kind=kind, detail=detail, recipients=len(recipients))
@@ -227,7 +251,7 @@ def _mail(app: App, condition: str, kind: str, detail: str, record: AlertRecord)
 
 
 def alert_message(
-    app: App, condition: str, kind: str, detail: str, since: dt.datetime, recipient: str, message_id: str
+    app: Teller, condition: str, kind: str, detail: str, since: dt.datetime, recipient: str, message_id: str
 ) -> bytes:
     what = CONDITIONS[condition]
     resolved = kind == "resolved"

@@ -345,7 +345,31 @@ def backup(ctx: click.Context, dest: Path) -> None:
     try:
         report = backup_storage(settings.ledger_path, settings.archive_dir, dest, settings.storage.tracker)
     except BackupError as exc:
+        _tell_backup(settings, failed=str(exc))
         _fail(f"mailbot: backup failed: {exc}", exc.exit_code)
+    _tell_backup(settings, failed=None)
     click.echo(f"ledger: {report.ledger} ({report.ledger_bytes:,} bytes, integrity ok)")
     click.echo(f"archive: {report.blobs_copied} file(s) copied, {report.blobs_present} already there")
     click.echo(f"tracker: {report.tracker or 'none yet'}")
+
+
+def _tell_backup(settings: Settings, *, failed: str | None) -> None:
+    """The `backup_failed` condition, recorded in the ledger; the running mailbot sends its mail."""
+    import sqlite3
+
+    from mailbot.adapters.sqlite_ledger import SqliteLedger
+    from mailbot.alerts import LedgerTeller, observe
+    from mailbot.logs import get_logger
+
+    if not settings.ledger_path.is_file():
+        return
+    try:
+        ledger = SqliteLedger(settings.ledger_path)
+        try:
+            with ledger.transaction():
+                teller = LedgerTeller(ledger, settings, load_rules(settings.rules.file))
+                observe(teller, "backup_failed", failed is not None, failed or "")
+        finally:
+            ledger.close()
+    except (MailbotError, OSError, sqlite3.Error) as exc:  # the ledger itself may be what failed: the log is left
+        get_logger().warning("backup_alert_not_recorded", error=str(exc)[:300])

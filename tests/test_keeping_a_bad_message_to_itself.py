@@ -18,7 +18,7 @@ import pytest
 
 from mailbot.demo_mail import VN, DemoMail, descriptions_docx, task, task_list_xlsx
 from mailbot.validation.schema import Rules
-from tests.builders.emails import email_bytes
+from tests.builders.emails import email_bytes, with_header
 from tests.mailflow import ImapWorkspace, Workspace, make_workspace
 from tests.servers import Certificates, Dovecot, SmtpSink
 
@@ -137,3 +137,62 @@ def test_a_reply_that_fails_after_it_was_queued_is_held_not_sent_later(
     assert mails[1].message_id not in {r["In-Reply-To"] for r in space.replies()}
     assert space.cli("once").exit_code == 0
     assert mails[1].message_id not in {r["In-Reply-To"] for r in space.replies()}
+
+
+# ---------------------------------------------------------------- poison addresses in one batch
+
+ACCENTED = "jdöe@mächine.example"
+NO_SMTPUTF8 = "máy chủ thư không hỗ trợ địa chỉ có dấu"
+
+
+def poison_batch(rules: Rules) -> list[DemoMail]:
+    """Ordinary submissions with, between them, an RFC 6532 sender and a sender whose domain is no valid IDN."""
+    ordinary = [submission(rules, n) for n in (1, 3, 5)]
+    accented = submission(rules, 2)
+    accented = DemoMail(
+        "accented", with_header(accented.raw, "From", f'"Jöhn" <{ACCENTED}>'), accented.arrives, "", accented.message_id
+    )
+    broken = submission(rules, 4)
+    broken = DemoMail(
+        "bad idn", with_header(broken.raw, "From", "Ai <a@-\u00e4-.example>"), broken.arrives, "", broken.message_id
+    )
+    return [ordinary[0], accented, ordinary[1], broken, ordinary[2]]
+
+
+@pytest.mark.parametrize("smtputf8", [True, False], ids=["with-smtputf8", "without-smtputf8"])
+def test_poison_addresses_between_ordinary_submissions_on_a_real_imap_account(
+    tmp_path: Path, dovecot: Dovecot, certificates: Certificates, rules: Rules, smtputf8: bool
+) -> None:
+    user = (f"poison-{secrets.token_hex(4)}", secrets.token_urlsafe(10))
+    dovecot.add_user(*user)
+    sink = SmtpSink(tmp_path / "smtp", certificates=certificates, tls=True, smtputf8=smtputf8).start()
+    try:
+        space = ImapWorkspace(tmp_path / "work", dovecot, user, sink, certificates)
+        mails = poison_batch(rules)
+        space.deliver(mails)
+        assert space.cli("once").exit_code == 0
+        actions = [m["action"] for m in space.export()["messages"]]
+        assert actions == ["acknowledged", "acknowledged", "acknowledged", "ignored", "acknowledged"]
+        threads = {r["In-Reply-To"] for r in space.replies()}
+        assert {mails[i].message_id for i in (0, 2, 4)} <= threads  # every ordinary one answered in the same run
+        assert (mails[1].message_id in threads) == smtputf8
+        log = openpyxl.load_workbook(space.tracker)["Nhật ký"]
+        cells = [str(c.value) for row in log.iter_rows(min_row=2) for c in row]
+        assert (any(NO_SMTPUTF8 in c for c in cells)) != smtputf8  # the officer reads why it was not sent
+        before, replies = space.export(), len(space.replies())
+        assert space.cli("once").exit_code == 0
+        assert space.export() == before and len(space.replies()) == replies
+    finally:
+        sink.stop()
+
+
+def test_poison_addresses_between_ordinary_submissions_on_a_maildir(tmp_path: Path, rules: Rules) -> None:
+    space = make_workspace(tmp_path)
+    mails = poison_batch(rules)
+    space.deliver(mails)
+    assert space.cli("once").exit_code == 0
+    actions = [m["action"] for m in space.export()["messages"]]
+    assert actions == ["acknowledged", "acknowledged", "acknowledged", "ignored", "acknowledged"]
+    assert {r["In-Reply-To"] for r in space.replies()} == {mails[i].message_id for i in (0, 1, 2, 4)}
+    before = space.export()
+    assert space.cli("once").exit_code == 0 and space.export() == before

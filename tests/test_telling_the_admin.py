@@ -151,6 +151,18 @@ def test_without_recipients_conditions_are_tracked_for_status_but_not_mailed(tmp
     assert [a["condition"] for a in json.loads(result.output)["open_alerts"]] == ["disk_low"]
 
 
+def test_a_failing_backup_is_told_and_resolved_by_the_next_good_one(space: Workspace, tmp_path: Path) -> None:
+    assert space.cli("once").exit_code == 0
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the backup folder should be")
+    assert space.cli("backup", str(blocker / "backup")).exit_code != 0
+    assert space.cli("once").exit_code == 0  # the running mailbot sends what the backup recorded
+    assert alerts(space) == [("backup_failed", "alert")]
+    assert space.cli("backup", str(tmp_path / "backup")).exit_code == 0
+    assert space.cli("once").exit_code == 0
+    assert alerts(space) == [("backup_failed", "alert"), ("backup_failed", "resolved")]
+
+
 # ---------------------------------------------------------------- status
 
 

@@ -103,7 +103,10 @@ class ImapConnection:
             return self.client
         wait = self.backoff.wait_left()
         if wait > 0:
-            raise MailboxUnavailable(f"IMAP server {self.settings.host} unavailable; next attempt in {wait:.0f}s")
+            raise MailboxUnavailable(
+                f"IMAP server {self.settings.host} unavailable; next attempt in {wait:.0f}s at the earliest"
+                " (the first poll after that)"
+            )
         try:
             self.client = self._open()
             self.uidvalidity = int(self.client.select_folder(self.settings.folder)[b"UIDVALIDITY"])
@@ -115,12 +118,13 @@ class ImapConnection:
             reason = exc.verify_message or _first_line(exc)
             raise MailboxUnavailable(
                 f"TLS certificate of IMAP server {self.settings.host} rejected ({reason}); not connecting;"
-                f" retry in {delay:.0f}s"
+                f" no new attempt for {delay:.0f}s (then at the next poll)"
             ) from exc
         except (*CONNECTION_ERRORS, IMAPClientError) as exc:
             delay = self._failed()
             raise MailboxUnavailable(
-                f"IMAP server {self.settings.host}: {_first_line(exc)}; retry in {delay:.0f}s"
+                f"IMAP server {self.settings.host}: {_first_line(exc)};"
+                f" no new attempt for {delay:.0f}s (then at the next poll)"
             ) from exc
         self.backoff.succeeded()
         return self.client
@@ -146,7 +150,8 @@ class ImapConnection:
                 if attempt == 2:
                     delay = self.backoff.failed()
                     raise MailboxUnavailable(
-                        f"IMAP connection lost: {_first_line(exc)}; retry in {delay:.0f}s"
+                        f"IMAP connection lost: {_first_line(exc)};"
+                        f" no new attempt for {delay:.0f}s (then at the next poll)"
                     ) from exc
                 get_logger().warning("imap_reconnecting", error=_first_line(exc))
         raise AssertionError("unreachable")
