@@ -248,3 +248,46 @@ def test_a_recreated_folder_is_told_once(dovecot: Dovecot, imap_space: Callable[
     dovecot.append(raw, WHEN, "Submissions", user=space.user)
     assert space.cli("once").exit_code == 0
     assert alerts(space) == [("uidvalidity_changed", "alert")]
+
+
+def test_a_reply_refused_for_good_is_told(
+    dovecot: Dovecot, tmp_path: Path, certificates: Certificates, rules: Rules
+) -> None:
+    from tests.builders.emails import with_header
+
+    user = (f"r{secrets.token_hex(4)}", secrets.token_urlsafe(10))
+    dovecot.add_user(*user)
+    sink = SmtpSink(tmp_path / "smtp", certificates=certificates, tls=True, smtputf8=False).start()
+    try:
+        space = with_alerts(ImapWorkspace(tmp_path / "work", dovecot, user, sink, certificates))
+        plan = submission(rules, 1)
+        accented = with_header(plan.raw, "From", '"Jöhn" <jdöe@mächine.example>')  # this server cannot take it
+        space.deliver([DemoMail("accented", accented, plan.arrives, "acknowledged")])
+        assert space.cli("once").exit_code == 0
+        assert alerts(space) == [("replies_failed", "alert")]
+        [mail] = alert_mails(space)
+        body = mail.get_body(("plain",))
+        assert body is not None and "máy chủ thư không hỗ trợ địa chỉ có dấu" in body.get_content()
+    finally:
+        sink.stop()
+
+
+def test_more_bounces_in_an_hour_than_allowed_are_told(space: Workspace, rules: Rules) -> None:
+    with_alerts(space, bounces_per_hour=1)
+    space.deliver([submission(rules, 1), submission(rules, 2)])
+    assert space.cli("once").exit_code == 0
+    reports = []
+    for n, reply in enumerate(r for r in space.replies() if not r.get("X-Mailbot-Alert")):
+        report = (
+            f"From: Mail Delivery System <MAILER-DAEMON@vien.example.vn>\r\nTo: nop-de-xuat@example.org\r\n"
+            f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce{n}@vien.example.vn>\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n--b\r\n'
+            "Content-Type: text/plain\r\n\r\nThe mail system: mailbox full\r\n--b\r\n"
+            "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; vien.example.vn\r\n\r\n"
+            "Final-Recipient: rfc822; a@vien.example.vn\r\nAction: failed\r\nStatus: 5.2.2\r\n--b\r\n"
+            f"Content-Type: text/rfc822-headers\r\n\r\nMessage-ID: {reply['Message-ID']}\r\n--b--\r\n"
+        ).encode()
+        reports.append(DemoMail(f"bounce {n}", report, WHEN + dt.timedelta(minutes=30 + n), "ignored"))
+    space.deliver(reports)
+    assert space.cli("once").exit_code == 0
+    assert alerts(space) == [("bounces", "alert")]
