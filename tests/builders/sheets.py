@@ -240,6 +240,7 @@ def part_xlsx_bytes(
     merges: Sequence[str] = (),
     styled_empty_rows: int = 0,
     shared_strings: bytes | None = None,
+    hyperlinks: Sequence[str] = (),
     sheet: str = "Phụ lục 1",
 ) -> bytes:
     """An .xlsx written XML part by XML part, as Excel does: every text in one shared-strings table.
@@ -247,7 +248,8 @@ def part_xlsx_bytes(
     A text written in many cells is stored once, so the file stays small however often it repeats.
     `dimension` declares the sheet's `<dimension ref>`; `styled_empty_rows` appends that many empty
     rows that carry a style (as Excel saves a sheet formatted down to its last row);
-    `shared_strings` replaces the shared-strings part as written.
+    `shared_strings` replaces the shared-strings part as written; `hyperlinks` are ranges given a
+    (relative) link each.
     """
     from openpyxl.utils import get_column_letter
 
@@ -263,10 +265,12 @@ def part_xlsx_bytes(
         f'<row r="{r}" s="1" customFormat="1" ht="15"/>' for r in range(first_empty, first_empty + styled_empty_rows)
     ]
     merged = "".join(f'<mergeCell ref="{m}"/>' for m in merges)
+    links = "".join(f'<hyperlink ref="{h}" location="\'{_escape(sheet)}\'!A1"/>' for h in hyperlinks)
     sheet_xml = (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{_NS}" xmlns:r="{_REL}">'
         f'<dimension ref="{dimension or "A1"}"/><sheetData>{"".join(lines)}</sheetData>'
         + (f'<mergeCells count="{len(merges)}">{merged}</mergeCells>' if merges else "")
+        + (f"<hyperlinks>{links}</hyperlinks>" if hyperlinks else "")
         + "</worksheet>"
     )
     table = "".join(f"<si><t>{_escape(s)}</t></si>" for s in strings)
@@ -319,3 +323,37 @@ _STYLES = (
     '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="0" fillId="1" borderId="0" xfId="0" applyFill="1"/></cellXfs></styleSheet>'
 )
+
+
+def huge_shared_strings_bytes(rows: Rows, megabytes: int = 17) -> bytes:
+    """A workbook whose shared-strings part expands to `megabytes` MB of barely compressible text."""
+    import os
+
+    strings = "".join(f"<si><t>{os.urandom(500).hex()}</t></si>" for _ in range(megabytes * 1000))
+    table = f'<sst xmlns="{_NS}">{strings}</sst>'.encode()
+    return part_xlsx_bytes(rows, shared_strings=table)
+
+
+def sparse_sheets_bytes(count: int = 3) -> bytes:
+    """`count` sheets, each with one value at A1 and one at GR5000: tiny to store, 1,000,000 cells to lay out."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)  # type: ignore[arg-type]
+    for n in range(count):
+        sheet = book.create_sheet(f"Trang {n + 1}")
+        sheet["A1"] = "đầu"
+        sheet["GR5000"] = "cuối"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def hostile_workbooks(rows: Rows) -> dict[str, bytes]:
+    """Workbooks that would make a reader slow or large (RELIABILITY #70), each around `rows`."""
+    return {
+        "shared_strings": huge_shared_strings_bytes(rows),
+        "whole_sheet_merge": part_xlsx_bytes(rows, merges=["A1:XFD1048576"]),
+        "million_row_dimension": part_xlsx_bytes(rows, dimension="A1:N1048576"),
+        "styled_empty_rows": part_xlsx_bytes(rows, styled_empty_rows=200_000),
+        "hyperlink_over_a_column": part_xlsx_bytes(rows, hyperlinks=["A1:A1048576"]),
+        "sparse_sheets": sparse_sheets_bytes(),
+    }
