@@ -13,7 +13,7 @@ from mailbot.demo_mail import DemoMail
 from mailbot.readmodel import strictly_json
 from mailbot.validation.schema import Rules
 from mailbot.validation.validate import validate_files
-from mailbot.validation.values import MAX_MAGNITUDE, Bad, parse_integer, parse_number
+from mailbot.validation.values import MAX_MAGNITUDE, Bad, parse_enum, parse_integer, parse_number
 from tests.builders.emails import DEFAULT_DATE, email_bytes
 from tests.builders.sheets import part_xlsx_bytes, with_member, zip_members
 from tests.builders.submissions import task_list
@@ -119,3 +119,11 @@ def test_a_non_finite_number_left_by_an_older_version_is_exported_as_null() -> N
     document = strictly_json({"tasks": [{"kinh_phi_tong": math.nan, "kinh_phi_nsnn": math.inf, "stt": 1}], "x": 1.5})
     text = json.dumps(document, allow_nan=False)
     assert json.loads(text) == {"tasks": [{"kinh_phi_tong": None, "kinh_phi_nsnn": None, "stt": 1}], "x": 1.5}
+
+
+@pytest.mark.parametrize("written", [10**400, math.nan, math.inf, -math.inf, 1e300])
+def test_an_absurd_numeric_cell_in_the_orientation_column_is_unknown_not_a_crash(rules: Rules, written: float) -> None:
+    column = rules.column("dinh_huong")
+    assert column is not None
+    result = parse_enum(written, column)
+    assert isinstance(result, Bad) and result.code == "unknown_orientation"

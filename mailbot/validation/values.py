@@ -34,7 +34,7 @@ QUOTE_CHARS = 200
 MAX_NUMBER_CHARS = 40
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)  # keys are at most DEFAULT_MAX_TEXT characters
 def _fold_short(text: str) -> str:
     return fold(text)
 
@@ -265,7 +265,8 @@ def parse_enum(value: CellValue, column: Column) -> int | Bad:
     if isinstance(value, bool) or value is None:
         return unknown
     if isinstance(value, int | float):
-        return int(value) if float(value).is_integer() and int(value) in codes else unknown
+        whole = abs(value) < MAX_MAGNITUDE and float(value).is_integer()  # abs(nan) < x is False
+        return int(value) if whole and int(value) in codes else unknown
     if not isinstance(value, str):
         return unknown
     if len(value) > MATCH_CHARS:  # no code, name or paraphrase is this long: nothing to compare

@@ -325,11 +325,18 @@ _STYLES = (
 )
 
 
-def huge_shared_strings_bytes(rows: Rows, megabytes: int = 17) -> bytes:
-    """A workbook whose shared-strings part expands to `megabytes` MB of barely compressible text."""
-    import os
+def huge_shared_strings_bytes(rows: Rows, megabytes: int = 120) -> bytes:
+    """A workbook whose shared-strings part expands to `megabytes` MB, compressed about 100:1.
 
-    strings = "".join(f"<si><t>{os.urandom(500).hex()}</t></si>" for _ in range(megabytes * 1000))
+    That is under the zip ratio limit (200:1), and the whole file under the total size limit: only
+    looking at the shared strings' own declared size stops it.
+    """
+    import random
+
+    rng = random.Random(5)
+    filler = "Nhiệm vụ sản xuất và tiêu dùng bền vững " * 15
+    count = megabytes * 1_000_000 // (len(filler.encode()) + 30)
+    strings = "".join(f"<si><t>{rng.getrandbits(16):04x} {filler}</t></si>" for _ in range(count))
     table = f'<sst xmlns="{_NS}">{strings}</sst>'.encode()
     return part_xlsx_bytes(rows, shared_strings=table)
 
@@ -355,5 +362,5 @@ def hostile_workbooks(rows: Rows) -> dict[str, bytes]:
         "million_row_dimension": part_xlsx_bytes(rows, dimension="A1:N1048576"),
         "styled_empty_rows": part_xlsx_bytes(rows, styled_empty_rows=200_000),
         "hyperlink_over_a_column": part_xlsx_bytes(rows, hyperlinks=["A1:A1048576"]),
-        "sparse_sheets": sparse_sheets_bytes(),
+        "sparse_sheets": sparse_sheets_bytes(40),
     }
