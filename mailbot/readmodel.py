@@ -6,6 +6,7 @@ Both come from the same typed views, so the officer's workbook and the export ne
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -43,8 +44,22 @@ def _time(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
+def strictly_json(value: Any) -> Any:
+    """`value` with every non-finite float (NaN, ±infinity) as None: strict JSON has no such numbers.
+
+    Validation never produces them; a ledger written by an older version may still hold some.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strictly_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strictly_json(item) for item in value]
+    return value
+
+
 def export_document(ledger: SqliteLedger) -> dict[str, Any]:
-    """{"submissions": [...], "messages": [...]} in the shape other tools rely on."""
+    """{"submissions": [...], "messages": [...]} in the shape other tools rely on; always strict JSON."""
     submissions = []
     for view in submission_views(ledger):
         item = asdict(view)
@@ -61,4 +76,5 @@ def export_document(ledger: SqliteLedger) -> dict[str, Any]:
         item["from"] = item.pop("sender")
         item["received_at"] = _time(message.received_at)
         messages.append(item)
-    return {"submissions": submissions, "messages": messages}
+    document: dict[str, Any] = strictly_json({"submissions": submissions, "messages": messages})
+    return document

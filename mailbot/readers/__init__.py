@@ -114,10 +114,17 @@ def make_grid(file: str, sheet: str, cells: Cells, merges: Iterable[Merge]) -> t
 
 
 def _clip_merges(merges: Iterable[Merge], height: int, width: int) -> list[Merge]:
-    kept = []
+    """The merges inside the grid, each once; together they cover at most MAX_ROWS × MAX_COLS cells
+    (hostile files overlap merges to make every later loop over them endless: the excess is dropped)."""
+    kept: set[Merge] = set()
+    room = MAX_ROWS * MAX_COLS
     for top, left, bottom, right in merges:
-        if top < height and left < width:
-            kept.append((top, left, min(bottom, height - 1), min(right, width - 1)))
+        if 0 <= top < height and 0 <= left < width:
+            clipped = (top, left, min(bottom, height - 1), min(right, width - 1))
+            room -= (clipped[2] - top + 1) * (clipped[3] - left + 1)
+            if room < 0:
+                break
+            kept.add(clipped)
     return sorted(kept)
 
 

@@ -18,6 +18,7 @@ from docx.oxml.parser import parse_xml
 from docx.package import Package
 
 from mailbot.model import CellValue, Finding, Grid, ReadResult, TextDocument
+from mailbot.readers import MAX_COLS, MAX_ROWS
 
 #: lxml elements from python-docx's parser; lxml ships no type information, so they are `Any` here.
 _Element = Any
@@ -145,12 +146,17 @@ class _Placed:
 
 
 def _place_cells(tbl: _Element) -> list[list[_Placed]]:
+    """The cells of a table by grid position; bounded to MAX_ROWS × MAX_COLS whatever spans it declares."""
     placed: list[list[_Placed]] = []
     for r, tr in enumerate(_content(tbl, (_TR,))):
-        col = _int_prop(tr, "w:trPr/w:gridBefore", 0)
+        if r >= MAX_ROWS:
+            break
+        col = min(max(0, _int_prop(tr, "w:trPr/w:gridBefore", 0)), MAX_COLS)
         row: list[_Placed] = []
         for tc in _content(tr, (_TC,)):
-            span = max(1, _int_prop(tc, "w:tcPr/w:gridSpan", 1))
+            if col >= MAX_COLS:
+                break
+            span = min(max(1, _int_prop(tc, "w:tcPr/w:gridSpan", 1)), MAX_COLS - col)
             row.append(_Placed(r, col, span, _cell_text(tc), _vmerge(tc)))
             col += span
         placed.append(row)

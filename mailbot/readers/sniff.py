@@ -106,11 +106,12 @@ def too_large(name: str, size: int, limit: int) -> Finding:
     )
 
 
-def _too_complex(name: str, detail: str) -> Finding:
+def too_complex(name: str, detail: str) -> Finding:
+    """The file would cost too much to open or to read (its zip expands too far, its sheets are too big)."""
     return problem(
         "file_too_complex",
         name,
-        f"Tệp “{name}” quá lớn hoặc quá phức tạp khi giải nén ({detail}) nên hệ thống không mở.",
+        f"Tệp “{name}” quá lớn hoặc quá phức tạp ({detail}) nên hệ thống không mở.",
         "Vui lòng chỉ giữ lại các bảng cần gửi, lưu thành một tệp .xlsx mới rồi gửi lại.",
     )
 
@@ -303,7 +304,7 @@ def _inspect_zip(name: str, data: bytes, limits: Limits) -> tuple[str, list[Find
             infos = archive.infolist()
             excess = _excess(infos, limits)
             if excess:
-                return "archive", [_too_complex(name, excess)]
+                return "archive", [too_complex(name, excess)]
             kind = _zip_kind(archive, infos)
             if kind in READABLE and _has_doctype(archive, infos):
                 return kind, [unreadable(name, "tài liệu bị lỗi định dạng (có khai báo DOCTYPE)")]

@@ -16,6 +16,7 @@ from openpyxl.utils import get_column_letter
 from mailbot.model import CellValue, Grid, Place
 from mailbot.text import clean_cell_text, fold
 from mailbot.validation.schema import Column
+from mailbot.validation.values import MATCH_CHARS, clean, match_key
 
 HEADER_SCAN_ROWS = 40
 _PARENS = re.compile(r"\([^)]*\)")
@@ -67,8 +68,13 @@ def _column_keys(column: Column) -> set[str]:
 
 
 def _label_forms(text: str) -> set[str]:
-    """A header's matching forms: folded as written, and without parenthesised units."""
-    forms = {fold(text), fold(_PARENS.sub(" ", text))}
+    """A header's matching forms: folded as written, and without parenthesised units.
+
+    No header is longer than MATCH_CHARS: a longer cell has no form (and costs nothing to look at).
+    """
+    if len(text) > MATCH_CHARS:
+        return set()
+    forms = {match_key(text), match_key(_PARENS.sub(" ", text))}
     return {f for f in forms if f}
 
 
@@ -160,7 +166,8 @@ def _is_numbering_row(row: list[CellValue]) -> bool:
 
 
 def _row_text(values: Iterable[CellValue]) -> list[str]:
-    return [clean_cell_text(str(v)) for v in values if v is not None and clean_cell_text(str(v))]
+    texts = (clean(str(v)) for v in values if v is not None)
+    return [t for t in texts if t]
 
 
 def _read_rows(table: RawTable, start: int) -> None:
@@ -202,7 +209,7 @@ def _filled_keys(raw: RawRow, skip: Iterable[str] = ()) -> list[str]:
 
 def _is_total(texts: list[str]) -> bool:
     """The 'Tổng cộng' row: it closes the table."""
-    return any(_TOTAL.match(fold(t)) for t in texts[:2])
+    return any(_TOTAL.match(match_key(t)) for t in texts[:2])
 
 
 def _section_title(texts: list[str], raw: RawRow) -> str | None:
@@ -213,18 +220,18 @@ def _section_title(texts: list[str], raw: RawRow) -> str | None:
     if _filled_keys(raw, ("stt", "ten_nhiem_vu")):
         return None
     if len(texts) >= 2 and _ROMAN.match(texts[0]):
-        return texts[1]
+        return texts[1][:MATCH_CHARS]
     match = _SECTION.match(texts[0])
     if match and not match.group(1)[:-1].isdigit():
-        return clean_cell_text(match.group(2))
-    if len(texts) == 1 and fold(texts[0]).startswith("nhiem vu") and raw.values.get("stt") is None:
-        return texts[0]
+        return clean_cell_text(match.group(2))[:MATCH_CHARS]
+    if len(texts) == 1 and match_key(texts[0]).startswith("nhiem vu") and raw.values.get("stt") is None:
+        return texts[0][:MATCH_CHARS]
     return None
 
 
 def _is_signature(texts: list[str], raw: RawRow) -> bool:
     looks_like_task = raw.values.get("ten_nhiem_vu") is not None and len(_filled_keys(raw)) >= 3
-    return not looks_like_task and any(_SIGNATURE.search(fold(t)) for t in texts)
+    return not looks_like_task and any(_SIGNATURE.search(match_key(t)) for t in texts)
 
 
 # ---------------------------------------------------------------- the organisation
@@ -243,10 +250,12 @@ def _after_label(text: str) -> str | None:
     head, colon, rest = text.partition(":")
     if not colon:
         return None
-    label = fold(head)
+    if len(head) > MATCH_CHARS:
+        return None
+    label = match_key(head)
     if not any(label == k or label.startswith(k + " ") for k in _ORGANIZATION):
         return None
-    name = clean_cell_text(rest.split("\n")[0]).strip(" .…_")
+    name = clean_cell_text(rest.split("\n", 1)[0][:MATCH_CHARS]).strip(" .…_")
     return name or None
 
 
@@ -255,10 +264,10 @@ def find_organization(grid: Grid, header_row: int) -> str | None:
     for r in range(min(header_row, len(grid.rows))):
         cells = [v for v in grid.rows[r] if v is not None and str(v).strip()]
         for i, value in enumerate(cells):
-            text = clean_cell_text(str(value))
+            text = clean(str(value))
             name = _after_label(text)
             if name:
                 return name
             if text.endswith(":") and _after_label(text + "x") and i + 1 < len(cells):
-                return clean_cell_text(str(cells[i + 1])) or None
+                return clean(str(cells[i + 1]))[:MATCH_CHARS] or None
     return organization_from_lines(grid.preamble)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from difflib import SequenceMatcher
 
 from mailbot.model import CellValue, Description, Finding, Place, Severity, Task
@@ -11,13 +11,18 @@ from mailbot.readers.table import RawRow, RawTable
 from mailbot.text import fold
 from mailbot.validation.schema import Column, Rules
 from mailbot.validation.values import (
+    DEFAULT_MAX_TEXT,
+    MATCH_CHARS,
+    QUOTE_CHARS,
     Bad,
     as_text,
     enum_hint,
+    match_key,
     parse_enum,
     parse_integer,
     parse_month,
     parse_number,
+    quote,
 )
 
 Typed = str | int | float
@@ -48,8 +53,13 @@ def finding(
         cell=place.cell if place else None,
         field=field,
         task_index=task_index,
-        value=as_text(value),
+        value=_quoted(value),
     )
+
+
+def _quoted(value: CellValue) -> str | None:
+    text = as_text(value)
+    return quote(text, QUOTE_CHARS) if text else text
 
 
 def at_cell(
@@ -115,8 +125,14 @@ def read_cell(raw: RawRow, column: Column, index: int) -> tuple[Typed | None, li
     problem = _bounds(parsed, column)
     if problem:
         code, message, hint = problem
+        if isinstance(parsed, str):  # too long: keep what fits, so no giant text is stored or sent on
+            parsed = quote(parsed, _max_length(column))
         return parsed, [at_cell(raw, column.key, index, code, message, hint)]
     return parsed, []
+
+
+def _max_length(column: Column) -> int:
+    return column.max_length or DEFAULT_MAX_TEXT
 
 
 def _fill_hint(column: Column) -> str:
@@ -131,8 +147,8 @@ def _bounds(parsed: Typed, column: Column) -> tuple[str, str, str] | None:
         why = check_range(float(parsed), column)
         if why:
             return "out_of_range", f"«{column.label}» {why}.", column.hint
-    if isinstance(parsed, str) and column.max_length and len(parsed) > column.max_length:
-        message = f"«{column.label}» dài {len(parsed)} ký tự, quá {column.max_length} ký tự cho phép."
+    if isinstance(parsed, str) and len(parsed) > _max_length(column):
+        message = f"«{column.label}» dài {len(parsed)} ký tự, quá {_max_length(column)} ký tự cho phép."
         return "too_long", message, "Rút gọn nội dung ô này."
     return None
 
@@ -220,7 +236,7 @@ def check_total_row(table: RawTable, tasks: list[Task], rules: Rules) -> Iterato
 def check_duplicates(tasks: list[Task], rows: list[RawRow]) -> Iterator[Finding]:
     seen: dict[str, int] = {}
     for index, (task, raw) in enumerate(zip(tasks, rows, strict=True)):
-        key = fold(task.ten_nhiem_vu or "")
+        key = match_key(task.ten_nhiem_vu or "", DEFAULT_MAX_TEXT)
         if not key:
             continue
         if key in seen:
@@ -233,6 +249,8 @@ def check_duplicates(tasks: list[Task], rows: list[RawRow]) -> Iterator[Finding]
 
 # ---------------------------------------------------------------- Phụ lục 2 against Phụ lục 1
 
+#: The budget of a description is looked for in the first this many characters of its 'Kinh phí' section.
+BUDGET_TEXT_CHARS = 2000
 _AMOUNT = re.compile(r"\d+(?:[.,\u00a0 ]\d+)*")
 
 
@@ -240,8 +258,9 @@ def budget_in_text(text: str) -> float | None:
     """The total budget in a Phụ lục 2 'Kinh phí' section, in million VND, or None.
 
     Takes the amount after 'tổng' when there is one, else the first amount; understands a unit of
-    'tỷ' (×1000) and of plain 'đồng' (÷1,000,000).
+    'tỷ' (×1000) and of plain 'đồng' (÷1,000,000). Looks at the first BUDGET_TEXT_CHARS characters only.
     """
+    text = text[:BUDGET_TEXT_CHARS]
     folded_start = fold(text).find("tong")
     candidates = list(_AMOUNT.finditer(text))
     if folded_start >= 0:
@@ -261,13 +280,18 @@ def budget_in_text(text: str) -> float | None:
 
 
 def similarity(a: str, b: str) -> float:
-    return SequenceMatcher(None, fold(a), fold(b)).ratio()
+    return SequenceMatcher(None, match_key(a), match_key(b)).ratio()
 
 
-def match_descriptions(tasks: list[Task], descriptions: list[Description], threshold: float) -> dict[int, Description]:
-    """task index -> its description: identical folded names first, then best similarity, each used once."""
-    task_keys = [fold(t.ten_nhiem_vu or "") for t in tasks]
-    desc_keys = [fold(d.ten_nhiem_vu or "") for d in descriptions]
+def match_descriptions(
+    tasks: list[Task], descriptions: list[Description], threshold: float, tick: Callable[[], None] = lambda: None
+) -> dict[int, Description]:
+    """task index -> its description: identical folded names first, then best similarity, each used once.
+
+    Similarity compares the first MATCH_CHARS characters of each name; `tick` is called once per task.
+    """
+    task_keys = [match_key(t.ten_nhiem_vu or "", DEFAULT_MAX_TEXT) for t in tasks]
+    desc_keys = [match_key(d.ten_nhiem_vu or "", DEFAULT_MAX_TEXT) for d in descriptions]
     matched: dict[int, Description] = {}
     used: set[int] = set()
     by_name: dict[str, list[int]] = {}
@@ -278,7 +302,9 @@ def match_descriptions(tasks: list[Task], descriptions: list[Description], thres
         if free:
             matched[i] = descriptions[free[0]]
             used.add(free[0])
-    for _score, i, j in sorted(_similar_pairs(task_keys, desc_keys, matched, used, threshold), reverse=True):
+    short_tasks, short_descs = [k[:MATCH_CHARS] for k in task_keys], [k[:MATCH_CHARS] for k in desc_keys]
+    pairs = _similar_pairs(short_tasks, short_descs, matched, used, threshold, tick)
+    for _score, i, j in sorted(pairs, reverse=True):
         if i not in matched and j not in used:
             matched[i] = descriptions[j]
             used.add(j)
@@ -286,7 +312,12 @@ def match_descriptions(tasks: list[Task], descriptions: list[Description], thres
 
 
 def _similar_pairs(
-    task_keys: list[str], desc_keys: list[str], matched: dict[int, Description], used: set[int], threshold: float
+    task_keys: list[str],
+    desc_keys: list[str],
+    matched: dict[int, Description],
+    used: set[int],
+    threshold: float,
+    tick: Callable[[], None],
 ) -> Iterator[tuple[float, int, int]]:
     """(similarity, task, description) for unmatched pairs at or above the threshold.
 
@@ -294,6 +325,7 @@ def _similar_pairs(
     """
     matcher = SequenceMatcher(autojunk=False)
     for i, task_key in enumerate(task_keys):
+        tick()
         if i in matched or not task_key:
             continue
         matcher.set_seq2(task_key)

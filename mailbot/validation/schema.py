@@ -115,6 +115,8 @@ class Limits(Strict):
     max_tasks: int = Field(default=200, ge=1)
     max_file_bytes: int = Field(default=20_000_000, ge=1)
     max_uncompressed_bytes: int = Field(default=200_000_000, ge=1)
+    #: The checking of one submission stops after this long, with a `validation_cut_short` error.
+    max_validation_seconds: float = Field(default=20, gt=0)
 
 
 class Rules(Strict):

@@ -2,12 +2,17 @@
 
 Given the files one submitter attached, returns the organisation, every task exactly as written
 (typed by the rules) and every problem at its place. Never raises on bad input.
+
+One submission has `rules.limits.max_validation_seconds` of checking: the clock is looked at between
+grids, rows and tasks, and when the time is up checking stops with one error finding
+(`validation_cut_short`), so the submitter is asked to correct rather than wrongly acknowledged.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from mailbot.model import Description, Finding, Grid, ReadResult, Task, ValidationResult
 from mailbot.readers import read_file
@@ -25,6 +30,7 @@ from mailbot.validation.checks import (
     similarity,
 )
 from mailbot.validation.schema import Rules
+from mailbot.validation.values import quote
 
 _TASK_FIELDS = set(Task.__dataclass_fields__)
 
@@ -39,26 +45,59 @@ def validate_files(files: Sequence[tuple[str, bytes]], rules: Rules) -> Validati
     return validate_reads(reads, rules)
 
 
+class _OutOfTime(Exception):
+    """Raised by a Clock whose time is up; caught by validate_reads, never leaves this module."""
+
+
+@dataclass
+class Clock:
+    """The time budget of one submission's checking."""
+
+    seconds: float
+    started: float = field(default_factory=time.monotonic)
+
+    def tick(self) -> None:
+        if time.monotonic() - self.started > self.seconds:
+            raise _OutOfTime
+
+
+@dataclass
+class _Found:
+    findings: list[Finding]
+    tasks: list[Task] = field(default_factory=list)
+    descriptions: list[Description] = field(default_factory=list)
+    organization: str | None = None
+
+
 def validate_reads(reads: list[ReadResult], rules: Rules) -> ValidationResult:
-    findings: list[Finding] = [f for r in reads for f in r.findings]
+    clock = Clock(rules.limits.max_validation_seconds)
+    found = _Found([f for r in reads for f in r.findings])
+    try:
+        _validate(reads, rules, found, clock)
+    except _OutOfTime:
+        found.findings.append(_cut_short(clock.seconds))
+    return ValidationResult(found.organization, found.tasks, _finish(found.findings, rules), found.descriptions)
+
+
+def _validate(reads: list[ReadResult], rules: Rules, found: _Found, clock: Clock) -> None:
+    findings = found.findings
     tables: list[RawTable] = []
-    descriptions: list[Description] = []
     for read in reads:
-        table = best_table(read.grids, rules)
-        found = _descriptions(read)
+        clock.tick()
+        table = best_table(read.grids, rules, clock)
+        described = _descriptions(read)
         if table:
             tables.append(table)
-        descriptions.extend(found)
-        if not table and not found:
+        found.descriptions.extend(described)
+        if not table and not described:
             findings.extend(_unrecognised(read))
-    tasks: list[Task] = []
     for table in tables:
-        table_tasks, table_findings = read_table(table, rules)
-        tasks.extend(table_tasks)
+        table_tasks, table_findings = read_table(table, rules, clock)
+        found.tasks.extend(table_tasks)
         findings.extend(table_findings)
-    findings.extend(_check_documents(reads, tables, tasks, descriptions, rules))
-    organization = _organization(tables, reads)
-    if organization is None and tables:
+    findings.extend(_check_documents(reads, tables, found.tasks, found.descriptions, rules, clock))
+    found.organization = _organization(tables, reads)
+    if found.organization is None and tables:
         findings.append(
             finding(
                 "missing_organization",
@@ -68,16 +107,26 @@ def validate_reads(reads: list[ReadResult], rules: Rules) -> ValidationResult:
                 file=tables[0].grid.file,
             )
         )
-    return ValidationResult(organization, tasks, _finish(findings, rules), descriptions)
+
+
+def _cut_short(seconds: float) -> Finding:
+    return finding(
+        "validation_cut_short",
+        f"Hồ sơ quá lớn hoặc quá phức tạp: hệ thống đã dừng kiểm tra sau {seconds:g} giây,"
+        " nên kết quả kiểm tra dưới đây chưa đầy đủ.",
+        "Vui lòng chỉ giữ lại các bảng theo mẫu, xoá các ô có nội dung rất dài hoặc lặp lại, rồi gửi lại hồ sơ.",
+    )
 
 
 # ---------------------------------------------------------------- which file is which
 
 
-def best_table(grids: list[Grid], rules: Rules) -> RawTable | None:
+def best_table(grids: list[Grid], rules: Rules, clock: Clock | None = None) -> RawTable | None:
     """The grid whose header names most task columns (a tie goes to the first)."""
     best: RawTable | None = None
     for grid in grids:
+        if clock:
+            clock.tick()
         table = find_task_table(grid, rules.columns)
         if table and (best is None or table.score > best.score):
             best = table
@@ -119,10 +168,12 @@ def _organization(tables: list[RawTable], reads: list[ReadResult]) -> str | None
 # ---------------------------------------------------------------- Phụ lục 1 rows
 
 
-def read_table(table: RawTable, rules: Rules) -> tuple[list[Task], list[Finding]]:
+def read_table(table: RawTable, rules: Rules, clock: Clock | None = None) -> tuple[list[Task], list[Finding]]:
     findings = list(check_missing_columns(table, rules))
     tasks: list[Task] = []
     for index, raw in enumerate(table.rows):
+        if clock:
+            clock.tick()
         task = Task(loai=raw.loai)
         for column in rules.columns:
             if column.key not in table.columns:
@@ -166,6 +217,7 @@ def _check_documents(
     tasks: list[Task],
     descriptions: list[Description],
     rules: Rules,
+    clock: Clock,
 ) -> list[Finding]:
     docs = rules.documents
     pdf = next((r.file for r in reads if r.kind == "pdf"), None)
@@ -175,7 +227,7 @@ def _check_documents(
     if docs.phu_luc_2.required and not descriptions:
         out.append(_missing(docs.phu_luc_2.title, pdf))
     elif descriptions and tables:
-        out.extend(_check_descriptions(tables, tasks, descriptions, rules))
+        out.extend(_check_descriptions(tables, tasks, descriptions, rules, clock))
     return out
 
 
@@ -195,10 +247,10 @@ def _missing(title: str, pdf: str | None) -> Finding:
 
 
 def _check_descriptions(
-    tables: list[RawTable], tasks: list[Task], descriptions: list[Description], rules: Rules
+    tables: list[RawTable], tasks: list[Task], descriptions: list[Description], rules: Rules, clock: Clock
 ) -> list[Finding]:
     spec = rules.documents.phu_luc_2
-    matched = match_descriptions(tasks, descriptions, spec.name_similarity)
+    matched = match_descriptions(tasks, descriptions, spec.name_similarity, clock.tick)
     rows = [(index, raw) for table in tables for index, raw in enumerate(table.rows)]
     out: list[Finding] = []
     for position, task in enumerate(tasks):
@@ -208,7 +260,7 @@ def _check_descriptions(
             out.append(
                 finding(
                     "missing_description",
-                    f"Nhiệm vụ «{task.ten_nhiem_vu or ''}» chưa có thuyết minh (Phụ lục 2) cùng tên.",
+                    f"Nhiệm vụ «{quote(task.ten_nhiem_vu)}» chưa có thuyết minh (Phụ lục 2) cùng tên.",
                     "Gửi thuyết minh cho nhiệm vụ này; tên nhiệm vụ ở hai Phụ lục phải giống nhau.",
                     place=raw.places.get("ten_nhiem_vu"),
                     field="ten_nhiem_vu",
@@ -220,13 +272,14 @@ def _check_descriptions(
             out.extend(_check_description_budget(task, description, spec.budget_tolerance))
     used = {id(d) for d in matched.values()}
     for description in descriptions:
+        clock.tick()
         if id(description) not in used:
             out.append(_orphan(description, tasks))
     return out
 
 
 def _check_description_budget(task: Task, description: Description, tolerance: float) -> list[Finding]:
-    name = description.ten_nhiem_vu
+    name = quote(description.ten_nhiem_vu)
     if description.kinh_phi_tong is None:
         code = "description_without_budget"
         message = f"Thuyết minh «{name}» không ghi tổng kinh phí."
@@ -258,10 +311,10 @@ def _orphan(description: Description, tasks: list[Task]) -> Finding:
     nearest = max(names, key=lambda n: similarity(n, description.ten_nhiem_vu or ""), default=None)
     hint = "Tên nhiệm vụ ở thuyết minh phải giống tên ở Phụ lục 1."
     if nearest:
-        hint += f" Tên gần nhất ở Phụ lục 1: «{nearest}»."
+        hint += f" Tên gần nhất ở Phụ lục 1: «{quote(nearest)}»."
     return finding(
         "orphan_description",
-        f"Thuyết minh «{description.ten_nhiem_vu or '(không có tên)'}» không khớp nhiệm vụ nào ở Phụ lục 1.",
+        f"Thuyết minh «{quote(description.ten_nhiem_vu) or '(không có tên)'}» không khớp nhiệm vụ nào ở Phụ lục 1.",
         hint,
         severity="warning",
         file=description.file,

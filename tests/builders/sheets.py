@@ -212,3 +212,155 @@ def zip_members(data: bytes) -> dict[str, bytes]:
 def with_member(data: bytes, name: str, content: bytes) -> bytes:
     """The archive with one member added or replaced."""
     return zip_bytes({**zip_members(data), name: content})
+
+
+# --- workbooks written part by part (shared strings, declared dimensions, huge merges) -----------
+
+_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006"
+_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cell_xml(ref: str, value: object, strings: dict[str, int]) -> str:
+    if isinstance(value, str):
+        index = strings.setdefault(value, len(strings))
+        return f'<c r="{ref}" t="s"><v>{index}</v></c>'
+    return f'<c r="{ref}"><v>{value}</v></c>'
+
+
+def part_xlsx_bytes(
+    rows: Rows,
+    *,
+    dimension: str | None = None,
+    merges: Sequence[str] = (),
+    styled_empty_rows: int = 0,
+    shared_strings: bytes | None = None,
+    hyperlinks: Sequence[str] = (),
+    sheet: str = "Phụ lục 1",
+) -> bytes:
+    """An .xlsx written XML part by XML part, as Excel does: every text in one shared-strings table.
+
+    A text written in many cells is stored once, so the file stays small however often it repeats.
+    `dimension` declares the sheet's `<dimension ref>`; `styled_empty_rows` appends that many empty
+    rows that carry a style (as Excel saves a sheet formatted down to its last row);
+    `shared_strings` replaces the shared-strings part as written; `hyperlinks` are ranges given a
+    (relative) link each.
+    """
+    from openpyxl.utils import get_column_letter
+
+    strings: dict[str, int] = {}
+    lines = []
+    for r, row in enumerate(rows, start=1):
+        cells = "".join(
+            _cell_xml(f"{get_column_letter(c)}{r}", v, strings) for c, v in enumerate(row, start=1) if v is not None
+        )
+        lines.append(f'<row r="{r}">{cells}</row>')
+    first_empty = len(rows) + 1
+    lines += [
+        f'<row r="{r}" s="1" customFormat="1" ht="15"/>' for r in range(first_empty, first_empty + styled_empty_rows)
+    ]
+    merged = "".join(f'<mergeCell ref="{m}"/>' for m in merges)
+    links = "".join(f'<hyperlink ref="{h}" location="\'{_escape(sheet)}\'!A1"/>' for h in hyperlinks)
+    sheet_xml = (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{_NS}" xmlns:r="{_REL}">'
+        f'<dimension ref="{dimension or "A1"}"/><sheetData>{"".join(lines)}</sheetData>'
+        + (f'<mergeCells count="{len(merges)}">{merged}</mergeCells>' if merges else "")
+        + (f"<hyperlinks>{links}</hyperlinks>" if hyperlinks else "")
+        + "</worksheet>"
+    )
+    table = "".join(f"<si><t>{_escape(s)}</t></si>" for s in strings)
+    shared = f'<sst xmlns="{_NS}" count="{len(strings)}" uniqueCount="{len(strings)}">{table}</sst>'
+    return zip_bytes(
+        {
+            "[Content_Types].xml": _content_types().encode(),
+            "_rels/.rels": _rels("officeDocument", "xl/workbook.xml").encode(),
+            "xl/workbook.xml": (
+                f'<workbook xmlns="{_NS}" xmlns:r="{_REL}"><sheets>'
+                f'<sheet name="{_escape(sheet)}" sheetId="1" r:id="rId1"/></sheets></workbook>'
+            ).encode(),
+            "xl/_rels/workbook.xml.rels": (
+                f'<Relationships xmlns="{_PKG}/relationships">'
+                f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+                f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
+                f'<Relationship Id="rId3" Type="{_REL}/styles" Target="styles.xml"/></Relationships>'
+            ).encode(),
+            "xl/worksheets/sheet1.xml": sheet_xml.encode(),
+            "xl/sharedStrings.xml": shared_strings if shared_strings is not None else shared.encode(),
+            "xl/styles.xml": _STYLES.encode(),
+        }
+    )
+
+
+def _rels(kind: str, target: str) -> str:
+    return (
+        f'<Relationships xmlns="{_PKG}/relationships">'
+        f'<Relationship Id="rId1" Type="{_REL}/{kind}" Target="{target}"/></Relationships>'
+    )
+
+
+def _content_types() -> str:
+    return (
+        f'<Types xmlns="{_PKG}/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
+        f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_CT}.worksheet+xml"/>'
+        f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_CT}.sharedStrings+xml"/>'
+        f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/></Types>'
+    )
+
+
+_STYLES = (
+    f'<styleSheet xmlns="{_NS}"><fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>'
+    '</fills><borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="0" fillId="1" borderId="0" xfId="0" applyFill="1"/></cellXfs></styleSheet>'
+)
+
+
+def huge_shared_strings_bytes(rows: Rows, megabytes: int = 120) -> bytes:
+    """A workbook whose shared-strings part expands to `megabytes` MB, compressed about 100:1.
+
+    That is under the zip ratio limit (200:1), and the whole file under the total size limit: only
+    looking at the shared strings' own declared size stops it.
+    """
+    import random
+
+    rng = random.Random(5)
+    filler = "Nhiệm vụ sản xuất và tiêu dùng bền vững " * 15
+    count = megabytes * 1_000_000 // (len(filler.encode()) + 30)
+    strings = "".join(f"<si><t>{rng.getrandbits(16):04x} {filler}</t></si>" for _ in range(count))
+    table = f'<sst xmlns="{_NS}">{strings}</sst>'.encode()
+    return part_xlsx_bytes(rows, shared_strings=table)
+
+
+def sparse_sheets_bytes(count: int = 3) -> bytes:
+    """`count` sheets, each with one value at A1 and one at GR5000: tiny to store, 1,000,000 cells to lay out."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)  # type: ignore[arg-type]
+    for n in range(count):
+        sheet = book.create_sheet(f"Trang {n + 1}")
+        sheet["A1"] = "đầu"
+        sheet["GR5000"] = "cuối"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def hostile_workbooks(rows: Rows) -> dict[str, bytes]:
+    """Workbooks that would make a reader slow or large (RELIABILITY #70), each around `rows`."""
+    return {
+        "shared_strings": huge_shared_strings_bytes(rows),
+        "whole_sheet_merge": part_xlsx_bytes(rows, merges=["A1:XFD1048576"]),
+        "million_row_dimension": part_xlsx_bytes(rows, dimension="A1:N1048576"),
+        "styled_empty_rows": part_xlsx_bytes(rows, styled_empty_rows=200_000),
+        "hyperlink_over_a_column": part_xlsx_bytes(rows, hyperlinks=["A1:A1048576"]),
+        "sparse_sheets": sparse_sheets_bytes(40),
+    }
