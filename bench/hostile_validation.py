@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -27,37 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.builders.sheets import part_xlsx_bytes  # noqa: E402
-from tests.builders.submissions import task_list  # noqa: E402
-
-WORDS = tuple(
-    [
-        "nội",
-        "dung",
-        "rất",
-        "dài",
-        "kinh",
-        "phí",
-        "nhiệm",
-        "vụ",
-        "đề",
-        "xuất",
-        "sản",
-        "xuất",
-        "tiêu",
-        "dùng",
-        "bền",
-        "vững",
-        "định",
-        "mức",
-    ]
-)
-
-
-def hostile_workbook(rows: int) -> bytes:
-    rng = random.Random(7)
-    big = " ".join(rng.choice(WORDS) for _ in range(11_000))[:32_000]
-    return part_xlsx_bytes(task_list().rows[:5] + [[big] * 14 for _ in range(rows)])
+from tests.builders.sheets import long_text_workbook  # noqa: E402
 
 
 def main() -> None:
@@ -66,7 +35,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--rows", type=int, default=357)
     args = parser.parse_args()
-    data = hostile_workbook(args.rows)
+    data = long_text_workbook(args.rows)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "hostile.xlsx"
         path.write_bytes(data)

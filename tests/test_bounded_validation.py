@@ -3,7 +3,6 @@ when it is spent, checking stops with one error finding and the submitter is ask
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 from mailbot.demo_mail import DemoMail
@@ -11,52 +10,16 @@ from mailbot.validation.schema import Rules
 from mailbot.validation.validate import validate_files
 from mailbot.validation.values import DEFAULT_MAX_TEXT, QUOTE_CHARS
 from tests.builders.emails import DEFAULT_DATE, email_bytes
-from tests.builders.sheets import part_xlsx_bytes
+from tests.builders.sheets import long_text, long_text_workbook, part_xlsx_bytes
 from tests.builders.submissions import task_list
 from tests.conftest import SEED_RULES
 from tests.mailflow import make_workspace
-
-_WORDS = tuple(
-    [
-        "nội",
-        "dung",
-        "rất",
-        "dài",
-        "kinh",
-        "phí",
-        "nhiệm",
-        "vụ",
-        "đề",
-        "xuất",
-        "sản",
-        "xuất",
-        "tiêu",
-        "dùng",
-        "bền",
-        "vững",
-        "định",
-        "mức",
-        "truyền",
-        "thông",
-    ]
-)
-
-
-def long_text(chars: int = 32_000) -> str:
-    rng = random.Random(7)
-    return " ".join(rng.choice(_WORDS) for _ in range(chars // 3))[:chars]
-
-
-def hostile_workbook(rows: int) -> bytes:
-    """Phụ lục 1's header, then `rows` rows whose 14 cells all hold one 32,000-character string (shared once)."""
-    big = long_text()
-    return part_xlsx_bytes(task_list().rows[:5] + [[big] * 14 for _ in range(rows)])
 
 
 def test_a_cell_of_32000_characters_is_a_too_long_finding_and_what_is_kept_and_quoted_is_bounded(
     rules: Rules,
 ) -> None:
-    result = validate_files([("PhuLuc1.xlsx", hostile_workbook(3))], rules)
+    result = validate_files([("PhuLuc1.xlsx", long_text_workbook(3))], rules)
     codes = {f.code for f in result.findings}
     assert {"too_long", "unknown_orientation", "not_a_month", "not_a_number", "not_an_integer"} <= codes
     assert "validation_cut_short" not in codes
@@ -88,7 +51,7 @@ def _tiny_budget(rules: Rules) -> Rules:
 
 
 def test_when_the_time_budget_is_spent_checking_stops_with_one_error_finding(rules: Rules) -> None:
-    result = validate_files([("PhuLuc1.xlsx", hostile_workbook(40))], _tiny_budget(rules))
+    result = validate_files([("PhuLuc1.xlsx", long_text_workbook(40))], _tiny_budget(rules))
     cut = [f for f in result.findings if f.code == "validation_cut_short"]
     assert len(cut) == 1 and cut[0].severity == "error" and "dừng kiểm tra" in cut[0].message and cut[0].hint
     assert result.has_errors

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import random
 import struct
 import zipfile
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ import openpyxl
 from openpyxl.worksheet.worksheet import Worksheet
 
 from mailbot.demo_mail import zip_of
+from tests.builders.submissions import task_list
 
 Rows = list[list[object]]
 
@@ -331,8 +333,6 @@ def huge_shared_strings_bytes(rows: Rows, megabytes: int = 120) -> bytes:
     That is under the zip ratio limit (200:1), and the whole file under the total size limit: only
     looking at the shared strings' own declared size stops it.
     """
-    import random
-
     rng = random.Random(5)
     filler = "Nhiệm vụ sản xuất và tiêu dùng bền vững " * 15
     count = megabytes * 1_000_000 // (len(filler.encode()) + 30)
@@ -364,3 +364,42 @@ def hostile_workbooks(rows: Rows) -> dict[str, bytes]:
         "hyperlink_over_a_column": part_xlsx_bytes(rows, hyperlinks=["A1:A1048576"]),
         "sparse_sheets": sparse_sheets_bytes(40),
     }
+
+
+# ---------------------------------------------------------------- text long enough to make checking slow
+
+_WORDS = tuple(
+    [
+        "nội",
+        "dung",
+        "rất",
+        "dài",
+        "kinh",
+        "phí",
+        "nhiệm",
+        "vụ",
+        "đề",
+        "xuất",
+        "sản",
+        "xuất",
+        "tiêu",
+        "dùng",
+        "bền",
+        "vững",
+        "định",
+        "mức",
+        "truyền",
+        "thông",
+    ]
+)
+
+
+def long_text(chars: int = 32_000) -> str:
+    rng = random.Random(7)
+    return " ".join(rng.choice(_WORDS) for _ in range(chars // 3))[:chars]
+
+
+def long_text_workbook(rows: int) -> bytes:
+    """Phụ lục 1's header, then `rows` rows whose 14 cells all hold one 32,000-character string (shared once)."""
+    big = long_text()
+    return part_xlsx_bytes(task_list().rows[:5] + [[big] * 14 for _ in range(rows)])
