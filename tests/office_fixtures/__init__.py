@@ -1,0 +1,1 @@
+"""Fixture modules for tests/make_office_fixtures.py: each defines FIXTURES (name → maker)."""
