@@ -32,6 +32,7 @@ _VAL = qn("w:val")
 #: Runs that carry text; runs inside text boxes are skipped (they float outside the flow).
 _RUN_XPATH = ".//w:r[not(ancestor::w:txbxContent)]"
 _RUN_TEXT = {qn("w:t"): None, qn("w:tab"): "\t", qn("w:br"): "\n", qn("w:cr"): "\n"}
+_SOFT_HYPHEN = qn("w:softHyphen")
 _STYLES_RELATION = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles"
 _MACRO_MEMBER = "word/vbaproject.bin"
 
@@ -165,10 +166,10 @@ def _paragraph_text(paragraph: _Element, legacy: _Legacy) -> str:
     parts: list[str] = []
     hinted = False
     for run in paragraph.xpath(_RUN_XPATH):
-        pieces = [_RUN_TEXT[node.tag] or node.text or "" for node in run if node.tag in _RUN_TEXT]
-        text = "".join(pieces)
         font = _run_font(run, style, legacy.fonts)
-        if text and encoding_of_font(font):
+        legacy_font = encoding_of_font(font) is not None
+        text = "".join(_run_pieces(run, legacy_font))
+        if text and legacy_font:
             hinted = True
             text, encoding = read_legacy(text, font)
             legacy.found |= {encoding} if encoding else set()
@@ -178,6 +179,17 @@ def _paragraph_text(paragraph: _Element, legacy: _Legacy) -> str:
         joined, encoding = read_legacy(joined)
         legacy.found |= {encoding} if encoding else set()
     return joined
+
+
+def _run_pieces(run: _Element, legacy_font: bool) -> list[str]:
+    """The run's text; in an old Vietnamese font a soft hyphen is the letter "ư" of TCVN3, so it is kept."""
+    pieces = []
+    for node in run:
+        if node.tag in _RUN_TEXT:
+            pieces.append(_RUN_TEXT[node.tag] or node.text or "")
+        elif node.tag == _SOFT_HYPHEN and legacy_font:
+            pieces.append("\xad")
+    return pieces
 
 
 def _attr(element: _Element, path: str) -> str | None:

@@ -180,7 +180,8 @@ def detect(text: str) -> Encoding | None:
     for encoding in _ENCODINGS:
         converted = to_unicode(text, encoding)
         new_good, new_total = _score(converted)
-        if new_good > best_good and new_good * 2 > new_total and _VIETNAMESE_ONLY.search(converted):
+        plausible = bool(_VIETNAMESE_ONLY.search(converted)) or new_good == new_total
+        if new_good > best_good and new_good * 2 > new_total and plausible:
             best, best_good = encoding, new_good
     return best
 
@@ -218,27 +219,33 @@ def legacy_finding(file: str, encodings: set[Encoding], sheet: str | None = None
 
 
 def convert_grid(grid: Grid, fonts: dict[tuple[int, int], str] | None = None) -> tuple[Grid, set[Encoding]]:
-    """The grid with legacy-encoded text cells (by their font, else by statistics) in Unicode."""
+    """The grid with legacy-encoded text cells (by their font, else by statistics) in Unicode.
+
+    A short cell can read as Vietnamese either way ("Ghi chó" is TCVN3 for "Ghi chú"): when most text
+    cells of the grid are in one legacy encoding, the undecided cells are taken to be in it too.
+    """
     fonts = fonts if fonts is not None else grid.fonts
-    found: set[Encoding] = set()
-    rows: list[list[CellValue]] = []
-    for r, row in enumerate(grid.rows):
-        new_row: list[CellValue] = []
+    counts: dict[Encoding | None, int] = {}
+    rows: list[list[CellValue]] = [list(row) for row in grid.rows]
+    undecided: list[tuple[int, int]] = []
+    for r, row in enumerate(rows):
         for c, value in enumerate(row):
-            if isinstance(value, str):
-                value, encoding = read_legacy(value, fonts.get((r, c)))
-                if encoding:
-                    found.add(encoding)
-            new_row.append(value)
-        rows.append(new_row)
-    preamble = []
-    for line in grid.preamble:
-        line, encoding = read_legacy(line)
-        found |= {encoding} if encoding else set()
-        preamble.append(line)
-    if not found:
-        return grid, found
-    return replace(grid, rows=rows, preamble=preamble), found
+            if not isinstance(value, str) or value.isascii():
+                continue
+            rows[r][c], encoding = read_legacy(value, fonts.get((r, c)))
+            if encoding is None and not _VIETNAMESE_ONLY.search(value):
+                undecided.append((r, c))
+            else:
+                counts[encoding] = counts.get(encoding, 0) + 1
+    legacy = [e for e in counts if e is not None]
+    if not legacy:
+        return grid, set()
+    main = max(legacy, key=lambda e: counts[e])
+    if counts[main] > counts.get(None, 0):
+        for r, c in undecided:
+            rows[r][c] = to_unicode(str(rows[r][c]), main)
+    preamble = [read_legacy(line)[0] for line in grid.preamble]
+    return replace(grid, rows=rows, preamble=preamble), set(legacy)
 
 
 def convert_grids(file: str, grids: list[Grid]) -> tuple[list[Grid], list[Finding]]:

@@ -122,8 +122,14 @@ class FlatOdt:
         prefix: str = "",
         continue_previous: bool = False,
     ) -> FlatOdt:
-        """An automatic numbered list ("1." "2." … from the list style; nested items number "1.1")."""
-        style = self._list_style(prefix, suffix, start)
+        """An automatic numbered list ("1." "2." … from the list style; nested items number "1.1").
+
+        `continue_previous` goes on numbering from the previous numbered list (headings with text between them).
+        """
+        if continue_previous and self._list_styles:
+            style = f"L{self._lists}"  # the same list style: its numbering goes on
+        else:
+            style = self._list_style(prefix, suffix, start)
         entries = [item if isinstance(item, ListItem) else ListItem(item) for item in items]
         attrs = f' text:style-name="{style}"'
         if continue_previous:
