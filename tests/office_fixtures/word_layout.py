@@ -170,7 +170,7 @@ HEADINGS = (
 )
 _WORDS = {500.0: "Năm trăm triệu đồng", 750.0: "Bảy trăm năm mươi triệu đồng", 1200.0: "Một tỷ hai trăm triệu đồng"}
 #: How each task's budget is stated: "table" (dự toán, total row only), "words" (figures in đồng and words),
-#: "ty" ("1,2 tỷ đồng"), "words_only", "million" (plain "… triệu đồng").
+#: "ty" ("1,2 tỷ đồng"), "words_only" ("Kinh phí bằng chữ: Bảy trăm năm mươi triệu đồng").
 BUDGET_STYLES = ["table", "table", "table", "words", "ty", "words_only", "table", "words", "ty", "words_only"]
 BUDGET_STYLES += ["table", "table"]
 
@@ -283,7 +283,9 @@ def _legacy_fods(work: Path, encoding: str) -> Path:
     rows.append([label for _key, label, _group, _child in COLUMNS])
     for task in LEGACY_TASKS:
         rows.append([task[key] if not key.startswith(("bat", "ket")) else _cell_text(task, key) for key in KEYS])
-    body = "".join("<table:table-row>" + "".join(_ods_cell(v, encoding) for v in row) + "</table:table-row>" for row in rows)
+    body = "".join(
+        "<table:table-row>" + "".join(_ods_cell(v, encoding) for v in row) + "</table:table-row>" for row in rows
+    )
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
@@ -295,7 +297,8 @@ def _legacy_fods(work: Path, encoding: str) -> Path:
         'office:mimetype="application/vnd.oasis.opendocument.spreadsheet">'
         f"<office:font-face-decls><style:font-face style:name={quoteattr(font)} svg:font-family={quoteattr(font)}/>"
         "</office:font-face-decls><office:automatic-styles>"
-        f'<style:style style:name="ceLegacy" style:family="table-cell"><style:text-properties style:font-name={quoteattr(font)}/>'
+        '<style:style style:name="ceLegacy" style:family="table-cell">'
+        f"<style:text-properties style:font-name={quoteattr(font)}/>"
         "</style:style></office:automatic-styles>"
         f'<office:body><office:spreadsheet><table:table table:name="PL1">{body}</table:table>'
         "</office:spreadsheet></office:body></office:document>\n"
@@ -309,8 +312,13 @@ def _ods_cell(value: Any, encoding: str) -> str:
     if value is None:
         return "<table:table-cell/>"
     if isinstance(value, int | float):
-        return f'<table:table-cell office:value-type="float" office:value="{value}"><text:p>{value}</text:p></table:table-cell>'
-    text = "".join(run.text for run in legacy_runs(str(value), encoding)) if encoding == "vni" else _flat_tcvn3(str(value))
+        return (
+            f'<table:table-cell office:value-type="float" office:value="{value}"><text:p>{value}</text:p>'
+            "</table:table-cell>"
+        )
+    text = (
+        "".join(run.text for run in legacy_runs(str(value), encoding)) if encoding == "vni" else _flat_tcvn3(str(value))
+    )
     return (
         f'<table:table-cell table:style-name="ceLegacy" office:value-type="string"><text:p>{escape(text)}</text:p>'
         "</table:table-cell>"
