@@ -3,6 +3,8 @@
 Format-independent: works on the `TextDocument` any reader produced. A heading is a line whose
 folded text, after an optional "1." / "I." / "a)" marker, starts with a known section alias and is
 followed by a colon or nothing; a short numbered heading may add a word or two ("Mục tiêu nhiệm vụ").
+Headings numbered by Word's automatic list numbering have no "1." in their text: an alias with only
+qualifying words ("Mục tiêu của nhiệm vụ") is a heading without a number too.
 A `ten_nhiem_vu` heading after other sections starts the next description (all-in-one documents).
 """
 
@@ -153,11 +155,13 @@ def _is_heading(extra: list[str], alias_length: int, *, numbered: bool, colon: b
     """Alias alone is a heading; extra words need a number or colon, no count, and a short line."""
     if not extra:
         return True
-    if not (numbered or colon) or extra[0][0].isdigit():
-        return False
-    if alias_length + len(extra) > _MAX_HEADING_WORDS:
+    if extra[0][0].isdigit() or alias_length + len(extra) > _MAX_HEADING_WORDS:
         return False
     meaningful = [word for word in extra if word not in _FILLER]
+    if not (numbered or colon):
+        # Word's automatic list numbering keeps the "1." out of the text: "Mục tiêu của nhiệm vụ" alone
+        # is still a heading, when every added word only qualifies it.
+        return not meaningful
     return len(meaningful) <= (alias_length if numbered else alias_length - 1)
 
 

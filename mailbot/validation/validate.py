@@ -20,7 +20,6 @@ from mailbot.readers.sections import looks_like_descriptions, parse_descriptions
 from mailbot.readers.table import RawTable, find_task_table, organization_from_lines
 from mailbot.validation.checks import (
     TASK_CHECKS,
-    budget_in_text,
     check_duplicates,
     check_missing_columns,
     check_total_row,
@@ -29,6 +28,7 @@ from mailbot.validation.checks import (
     read_cell,
     similarity,
 )
+from mailbot.validation.money_words import description_budget
 from mailbot.validation.schema import Rules
 from mailbot.validation.values import quote
 
@@ -137,7 +137,7 @@ def _descriptions(read: ReadResult) -> list[Description]:
     if read.text is None or not looks_like_descriptions(read.text):
         return []
     found = parse_descriptions(read.text)
-    return [replace(d, kinh_phi_tong=budget_in_text(d.kinh_phi_text or "")) for d in found]
+    return [replace(d, kinh_phi_tong=description_budget(d.kinh_phi_text or "")) for d in found]
 
 
 def _unrecognised(read: ReadResult) -> list[Finding]:
