@@ -56,9 +56,9 @@ def read_pkcs7(walker: Walker, name: str, data: bytes, depth: int) -> None:
     """An application/pkcs7-mime part (smime.p7m): signed content unwrapped and read, encrypted content refused."""
     opened = smime.open_pkcs7(data, walker.trusted)
     if opened.kind == "encrypted":
-        walker.findings.append(_encrypted(name))
+        walker.findings.append(_encrypted())
     elif opened.kind == "unreadable":
-        walker.findings.append(_unreadable(name))
+        walker.findings.append(_unreadable())
     elif opened.kind == "signed" and opened.content is not None:
         if walker.signature is None and opened.signature is not None:
             _record(walker, opened.signature)
@@ -103,19 +103,19 @@ def is_encrypted(findings: Sequence[Finding]) -> bool:
 # ---------------------------------------------------------------- findings (Vietnamese, for the submitter)
 
 
-def _encrypted(name: str) -> Finding:
+def _encrypted() -> Finding:
     message = "Thư được mã hóa; mailbot không thể đọc nội dung thư và các tệp đính kèm."
     hint = (
         "Xin gửi lại không mã hóa (có thể vẫn ký số): khi soạn thư, bỏ chọn «Mã hóa» (Encrypt), "
         "giữ «Ký số» (Sign) nếu cần."
     )
-    return Finding(ENCRYPTED_MAIL, "error", message, hint, file=name)
+    return Finding(ENCRYPTED_MAIL, "error", message, hint)  # the whole message, not a file the sender named
 
 
-def _unreadable(name: str) -> Finding:
+def _unreadable() -> Finding:
     message = "Không đọc được thư đã ký số (S/MIME): cấu trúc chữ ký bị hỏng nên không lấy được nội dung thư."
     hint = "Xin gửi lại thư; nếu lỗi lặp lại, có thể gửi thư không ký số."
-    return Finding("unreadable_signed_mail", "error", message, hint, file=name)
+    return Finding("unreadable_signed_mail", "error", message, hint)
 
 
 def _invalid(found: SignatureInfo) -> Finding:

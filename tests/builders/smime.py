@@ -12,6 +12,8 @@ import datetime as dt
 import email.policy
 import email.utils
 import functools
+import io
+import re
 import shutil
 import subprocess
 import tempfile
@@ -236,3 +238,70 @@ def tampered(raw: bytes, old: bytes, new: bytes) -> bytes:
     """`raw` with the signed text changed after signing, as a relay or an attacker might."""
     assert raw.count(old) == 1, "the text to change must occur once"
     return raw.replace(old, new)
+
+
+# ---------------------------------------------------------------- a PDF that carries its own signature
+
+
+def signed_pdf(signer: Identity, reason: str = "Đã ký số") -> bytes:
+    """A one-page PDF signed the way signing tools sign one: a /Sig field whose /ByteRange covers the whole file
+    but the hex /Contents, which holds a detached CMS signature over those ranges."""
+    from pypdf import PdfWriter
+    from pypdf.generic import (
+        ArrayObject,
+        ByteStringObject,
+        DictionaryObject,
+        NameObject,
+        NumberObject,
+        TextStringObject,
+    )
+
+    placeholder = 8192
+    writer = PdfWriter()
+    page = writer.add_blank_page(595, 842)
+    signature = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Sig"),
+            NameObject("/Filter"): NameObject("/Adobe.PPKLite"),
+            NameObject("/SubFilter"): NameObject("/adbe.pkcs7.detached"),
+            NameObject("/ByteRange"): ArrayObject([NumberObject(n) for n in (0, 9_999_999_999, 9_999_999_999, 9_999)]),
+            NameObject("/Contents"): ByteStringObject(b"\0" * placeholder),
+            NameObject("/Reason"): TextStringObject(reason),
+            NameObject("/Name"): TextStringObject(SIGNER_CN),
+        }
+    )
+    field = DictionaryObject(
+        {
+            NameObject("/FT"): NameObject("/Sig"),
+            NameObject("/T"): TextStringObject("Chữ ký số"),
+            NameObject("/V"): writer._add_object(signature),
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/Widget"),
+            NameObject("/Rect"): ArrayObject([NumberObject(0)] * 4),
+            NameObject("/F"): NumberObject(132),
+        }
+    )
+    field_ref = writer._add_object(field)
+    page[NameObject("/Annots")] = ArrayObject([field_ref])
+    writer._root_object[NameObject("/AcroForm")] = DictionaryObject(
+        {NameObject("/Fields"): ArrayObject([field_ref]), NameObject("/SigFlags"): NumberObject(3)}
+    )
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return _sign_byte_ranges(buffer.getvalue(), placeholder, signer)
+
+
+def _sign_byte_ranges(pdf: bytes, placeholder: int, signer: Identity) -> bytes:
+    gap = b"<" + b"00" * placeholder + b">"
+    start = pdf.index(gap)
+    end = start + len(gap)
+    ranges = re.search(rb"/ByteRange\s*\[[^\]]*\]", pdf)
+    assert ranges is not None
+    filled = f"/ByteRange [0 {start} {end} {len(pdf) - end}]".encode().ljust(len(ranges.group(0)))
+    pdf = pdf[: ranges.start()] + filled + pdf[ranges.end() :]
+    signed = pkcs7.PKCS7SignatureBuilder().set_data(pdf[:start] + pdf[end:])
+    signed = signed.add_signer(signer.cert, signer.key, hashes.SHA256())
+    der = signed.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
+    assert len(der) <= placeholder
+    contents = b"<" + der.hex().encode().ljust(2 * placeholder, b"0") + b">"
+    return pdf[:start] + contents + pdf[end:]
