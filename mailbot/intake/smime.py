@@ -14,7 +14,7 @@ import email.generator
 import email.policy
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Literal
@@ -106,14 +106,16 @@ def verify_detached(
     return _verified(signed, candidates, "detached", trusted)
 
 
-def _verified(signed: Any, candidates: list[bytes], form: Form, trusted: Sequence[x509.Certificate]) -> SignatureInfo:
+def _verified(
+    signed: Any, candidates: Iterable[bytes], form: Form, trusted: Sequence[x509.Certificate]
+) -> SignatureInfo:
     try:
         return _verify(signed, candidates, form, trusted)
     except Exception:  # a structure that parsed but holds nonsense (a wrong type deep inside) is unreadable
         return _unreadable(form)
 
 
-def _verify(signed: Any, candidates: list[bytes], form: Form, trusted: Sequence[x509.Certificate]) -> SignatureInfo:
+def _verify(signed: Any, candidates: Iterable[bytes], form: Form, trusted: Sequence[x509.Certificate]) -> SignatureInfo:
     certs = _certificates(signed)
     infos = list(signed["signer_infos"])
     if not infos:
@@ -239,19 +241,17 @@ def _rsa_padding(signer_info: Any) -> padding.AsymmetricPadding:
     return padding.PSS(mgf=padding.MGF1(mgf_hash()), salt_length=int(params["salt_length"].native))
 
 
-def signed_part_candidates(part: Message, source: bytes | None) -> list[bytes]:
-    """The first part of a multipart/signed as it was sent (cut out of `source` by its boundary), then as
-    regenerated from the parse; each in canonical form (CRLF line ends), as the signer hashed it."""
-    found = []
+def signed_part_candidates(part: Message, source: bytes | None) -> Iterator[bytes]:
+    """The first part of a multipart/signed as it was sent (cut out of `source` by its boundary), then, only if
+    that does not verify, as regenerated from the parse; in canonical form (CRLF line ends), as the signer hashed it."""
     boundary = part.get_boundary()
     if source is not None and boundary:
         cut = _between_boundaries(source, boundary.encode("utf-8", "surrogateescape"))
         if cut is not None:
-            found.append(cut)
+            yield _canonical(cut)
     children = part.get_payload()
     if isinstance(children, list) and children and isinstance(children[0], Message):
-        found.append(_regenerated(children[0]))
-    return [_canonical(candidate) for candidate in found]
+        yield _canonical(_regenerated(children[0]))
 
 
 def _between_boundaries(source: bytes, boundary: bytes) -> bytes | None:
@@ -271,4 +271,4 @@ def _regenerated(part: Message) -> bytes:
 
 
 def _canonical(data: bytes) -> bytes:
-    return re.sub(rb"(?<!\r)\n", b"\r\n", data)
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
