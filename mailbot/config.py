@@ -173,6 +173,24 @@ class ReprocessSettings(Section):
     notify: bool = False  # a reprocessed submission whose status changes gets a reply
 
 
+class TrustSettings(Section):
+    """The CAs whose S/MIME signatures count as `valid` (e.g. the national government CA, VNPT-CA, Viettel-CA);
+    PEM bundles or DER certificates. A signature that chains to none of them is recorded as `untrusted`."""
+
+    ca_files: list[Path] = []
+
+    def resolved(self, config: Path, base: Path) -> TrustSettings:
+        """The files made absolute from the config's folder; one that does not load fails now, naming it."""
+        from mailbot.intake.certificates import trusted_certificates
+
+        files = [_resolve(base, file) for file in self.ca_files]
+        try:
+            trusted_certificates(tuple(files))
+        except ValueError as exc:
+            _fail_at(config, ("trust", "ca_files"), f"a trusted CA file does not load: {exc}")
+        return TrustSettings(ca_files=files)
+
+
 Mailbox = Annotated[MaildirMailbox | ImapMailbox, Field(discriminator="kind")]
 Sender = Annotated[OutboxSender | SmtpSender, Field(discriminator="kind")]
 
@@ -187,6 +205,7 @@ class Settings(Section):
     replies: Replies = Replies()
     alerts: AlertSettings = AlertSettings()
     reprocess: ReprocessSettings = ReprocessSettings()
+    trust: TrustSettings = TrustSettings()
     _source: Path = PrivateAttr(default=Path("config.toml"))
 
     @property
@@ -270,6 +289,7 @@ def load_settings(path: Path | str) -> Settings:
             "replies": settings.replies.model_copy(
                 update={"templates": _resolve(base, templates) if templates else None}
             ),
+            "trust": settings.trust.resolved(path, base),
         }
     )
     resolved._source = path

@@ -23,8 +23,10 @@ from mailbot.bootstrap import App
 from mailbot.faults import checkpoint
 from mailbot.intake import classify, extract_attachments
 from mailbot.intake.bounce import quoted_reply_ids
+from mailbot.intake.certificates import trusted_certificates
+from mailbot.intake.signed import is_encrypted
 from mailbot.logs import get_logger
-from mailbot.model import Attachment, Finding, Inbound, ReadResult, ValidationResult
+from mailbot.model import Attachment, Finding, Inbound, ReadResult, SignatureInfo, ValidationResult
 from mailbot.ports import Fetched
 from mailbot.readers import read_file
 from mailbot.replies import ReplyContent, ReplyKind, build_reply, choose_recipient, reply_message_id
@@ -47,6 +49,8 @@ class Decision:
     late: bool = False
     files: list[dict[str, str]] = field(default_factory=list)  # archived attachments: name, sha256
     continues: SubmissionRecord | None = None  # the submission a note belongs to
+    signature: SignatureInfo | None = None  # the message's S/MIME signature
+    signed_copies: list[str] = field(default_factory=list)  # attached PDFs signed in themselves
 
 
 @dataclass(frozen=True)
@@ -99,15 +103,16 @@ def decide(
         return Decision("ignored", reason + (f"; bounce of {', '.join(bounced)}" if bounced else ""))
     if not fetched.complete or len(fetched.raw) > settings.limits.max_message_bytes:
         return _quarantine(f"message larger than {settings.limits.max_message_bytes // 1_000_000} MB", inbound)
-    extraction = extract_attachments(inbound, app.extract_limits)
+    extraction = extract_attachments(inbound, app.extract_limits, trusted_certificates(tuple(settings.trust.ca_files)))
     checkpoint("extracted")
     if extraction.quarantine:
         return _quarantine(extraction.quarantine, inbound)
-    note = _note_on(app, inbound, extraction.attachments)
+    encrypted = is_encrypted(extraction.findings) and not extraction.attachments  # unreadable: no note, no appendix
+    note = None if encrypted else _note_on(app, inbound, extraction.attachments)
     if note is not None:
         return note
     reads = [_read(app, a.name, a.data) for a in extraction.attachments]
-    result = validate_reads(reads, app.rules)
+    result = ValidationResult(None, [], []) if encrypted else validate_reads(reads, app.rules)
     checkpoint("validated")
     result.findings[:0] = extraction.findings
     files = [{"name": a.name, "sha256": app.archive.put(a.data)} for a in extraction.attachments]
@@ -117,6 +122,7 @@ def decide(
         kind = "late"
     action = "correction_sent" if kind == "correction" else "acknowledged"
     decision = Decision(action, "late" if late else None, kind, result=result, late=late, files=files)
+    decision.signature, decision.signed_copies = extraction.signature, extraction.signed_copies
     if not limit:
         return decision
     return _limit(app, inbound, decision)
@@ -246,6 +252,8 @@ def add_version(app: App, submission: SubmissionRecord, row: int, received_at: d
         tasks=[t.to_dict() for t in result.tasks],
         findings=[f.to_dict() for f in result.findings],
         files=decision.files,
+        signature=decision.signature.to_dict() if decision.signature else None,
+        signed_copies=decision.signed_copies,
     )
 
 

@@ -201,6 +201,30 @@ class Inbound:
     parse_error: str | None = None  # set when the bytes could not be parsed at all
 
 
+SignatureResult = Literal["valid", "untrusted", "invalid"]
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    """An S/MIME signature on a message: who signed, and whether it holds.
+
+    `valid`: it verifies and the signer's certificate chains to a configured trusted CA; `untrusted`: it verifies
+    but chains to no trusted CA (an unknown CA); `invalid`: the content or the signature was altered or is unreadable.
+    """
+
+    result: SignatureResult
+    form: Literal["detached", "opaque"]
+    subject: str | None = None  # the signer's subject, RFC 4514
+    organization: str | None = None  # O
+    common_name: str | None = None  # CN
+    email: str | None = None  # emailAddress, or the certificate's rfc822Name
+    issuer: str | None = None  # RFC 4514
+    detail: str = ""  # why it is not valid (English, for the officer)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
 class Extraction:
     """The attachments of a message, with what was wrong taking them out."""
@@ -208,6 +232,8 @@ class Extraction:
     attachments: list[Attachment]
     findings: list[Finding]
     quarantine: str | None = None  # why the MIME cannot be trusted; None when it can
+    signature: SignatureInfo | None = None  # the message's S/MIME signature (the outermost one)
+    signed_copies: list[str] = field(default_factory=list)  # attached PDFs that carry a signature of their own
 
 
 # ---------------------------------------------------------------- the tracker's read model
@@ -235,6 +261,8 @@ class SubmissionView:
     tasks: list[dict[str, Any]]  # Task.to_dict()
     findings: list[dict[str, Any]]  # Finding.to_dict()
     files: list[ArchivedFile] = field(default_factory=list)
+    signature: dict[str, Any] | None = None  # SignatureInfo.to_dict() of the version's message
+    signed_copies: list[str] = field(default_factory=list)  # names of its digitally signed PDFs
 
 
 @dataclass

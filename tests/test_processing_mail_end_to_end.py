@@ -158,9 +158,10 @@ def test_the_export_has_exactly_the_contracted_keys(processed: Workspace) -> Non
     assert {frozenset(s) for s in document["submissions"]} == {
         frozenset(
             {"receipt", "sender", "organization", "status", "version", "first_received_at", "last_received_at",
-             "tasks", "findings"}
+             "tasks", "findings", "signature", "signed_copies"}
         )
     }  # fmt: skip
+    assert all(s["signature"] is None and s["signed_copies"] == [] for s in document["submissions"])  # none signed
     assert {frozenset(m) for m in document["messages"]} == {
         frozenset(
             {"message_id", "from", "subject", "received_at", "action", "reason", "receipt", "error_id",

@@ -476,7 +476,7 @@ def test_every_sheet_is_an_excel_table_whose_filter_covers_the_data(path: Path) 
     subs = [submission(f"S{i}") for i in range(4)]
     write(path, tracker_data(subs, [message(f"T{i}") for i in range(6)]))
     wb = load_workbook(path)
-    expected = {"Hồ sơ": ("HoSo", "A1:N5"), "Nhiệm vụ": ("NhiemVu", "A1:R9"), "Nhật ký": ("NhatKy", "A1:G7")}
+    expected = {"Hồ sơ": ("HoSo", "A1:O5"), "Nhiệm vụ": ("NhiemVu", "A1:R9"), "Nhật ký": ("NhatKy", "A1:G7")}
     for sheet, (name, ref) in expected.items():
         table = wb[sheet].tables[name]
         assert (table.ref, table.autoFilter.ref) == (ref, ref)
@@ -485,4 +485,4 @@ def test_every_sheet_is_an_excel_table_whose_filter_covers_the_data(path: Path) 
 
 def test_an_empty_table_still_covers_one_row_under_its_header(path: Path) -> None:
     write(path, tracker_data([], []))
-    assert load_workbook(path)["Hồ sơ"].tables["HoSo"].ref == "A1:N2"  # Excel will not open a header-only table
+    assert load_workbook(path)["Hồ sơ"].tables["HoSo"].ref == "A1:O2"  # Excel will not open a header-only table

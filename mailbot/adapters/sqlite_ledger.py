@@ -311,11 +311,13 @@ class SqliteLedger(RunState):
         tasks: list[dict[str, Any]],
         findings: list[dict[str, Any]],
         files: list[dict[str, str]],
+        signature: dict[str, Any] | None = None,
+        signed_copies: Sequence[str] = (),
     ) -> int:
         version = submission.versions + 1
         self.db.execute(
             "INSERT INTO versions (submission_id, version, message_row, received_at, status, organization, tasks,"
-            " findings, files) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " findings, files, signature, signed_copies) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 submission.id,
                 version,
@@ -326,6 +328,8 @@ class SqliteLedger(RunState):
                 json.dumps(tasks, ensure_ascii=False),
                 json.dumps(findings, ensure_ascii=False),
                 json.dumps(files, ensure_ascii=False),
+                json.dumps(signature, ensure_ascii=False) if signature else None,
+                json.dumps(list(signed_copies), ensure_ascii=False) if signed_copies else None,
             ),
         )
         self.db.execute(
@@ -413,7 +417,7 @@ class SqliteLedger(RunState):
         rows = self.db.execute(
             "SELECT s.receipt, s.sender, v.version, v.status, v.organization, v.tasks, v.findings, v.files,"
             " (SELECT MIN(received_at) FROM versions WHERE submission_id = s.id),"
-            " (SELECT MAX(received_at) FROM versions WHERE submission_id = s.id)"
+            " (SELECT MAX(received_at) FROM versions WHERE submission_id = s.id), v.signature, v.signed_copies"
             " FROM submissions s JOIN versions v ON v.submission_id = s.id"
             " AND v.version = (SELECT MAX(version) FROM versions WHERE submission_id = s.id)"
             " ORDER BY s.id"
@@ -425,6 +429,7 @@ class SqliteLedger(RunState):
             for key in ("tasks", "findings", "files"):
                 item[key] = json.loads(item[key])
             item["first_received_at"], item["last_received_at"] = parse_utc(row[8]), parse_utc(row[9])
+            item["signature"], item["signed_copies"] = json.loads(row[10] or "null"), json.loads(row[11] or "[]")
             out.append(item)
         return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -98,5 +98,9 @@ MIGRATIONS: dict[int, list[str]] = {
             mailed_at TEXT,
             mails INTEGER NOT NULL DEFAULT 0
         )""",
+    ],
+    4: [  # S/MIME: the signature of the version's message (JSON) and its PDFs signed in themselves (JSON list)
+        "ALTER TABLE versions ADD COLUMN signature TEXT",
+        "ALTER TABLE versions ADD COLUMN signed_copies TEXT",
     ],
 }

@@ -56,6 +56,7 @@ ACTION_LABELS = {
     "noted": "Ghi nhận lời nhắn",
     "failed": "Lỗi xử lý (đã cách ly)",
 }
+SIGNATURE_LABELS = {"valid": "Hợp lệ", "untrusted": "Không xác minh được CA", "invalid": "Không hợp lệ"}
 REPLY_LABELS = {"pending": "Chờ gửi", "sent": "Đã gửi", "failed": "Gửi lỗi", "uncertain": "Chưa chắc đã gửi"}
 
 # Beyond openpyxl's control characters: lone surrogates and the two non-characters XML 1.0 forbids.
@@ -191,6 +192,7 @@ SUBMISSION_COLUMNS = (
     Column("Kinh phí NSNN (triệu đồng)", 16, "money"),
     Column("Số lỗi", 9, "int"),
     Column("Tóm tắt lỗi", 60, "wrap"),
+    Column("Chữ ký số", 36, "wrap"),
     Column("Tệp lưu trữ", 36, "link"),
     Column(NOTE_HEADER, 40, "wrap"),
 )
@@ -213,12 +215,25 @@ def finding_summary(findings: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def signature_text(s: SubmissionView) -> str:
+    """ "Hợp lệ — <O>, <CN>, <e-mail>" for the message's signature, then the PDFs that carry one of their own."""
+    lines = []
+    if s.signature:
+        result = s.signature.get("result", "")
+        who = ", ".join(str(s.signature[k]) for k in ("organization", "common_name", "email") if s.signature.get(k))
+        lines.append(f"{SIGNATURE_LABELS.get(result, result)} — {who or s.signature.get('subject') or '?'}")
+    if s.signed_copies:
+        lines.append(f"Bản PDF đã ký số: {', '.join(s.signed_copies)}")
+    return "\n".join(lines)
+
+
 def submission_row(s: SubmissionView, notes: dict[str, str]) -> list[Any]:
     errors = sum(1 for f in s.findings if f.get("severity") == "error")
     return [
         s.receipt, s.organization, readable_address(s.sender), s.first_received_at, s.last_received_at, s.version,
         STATUS_LABELS.get(s.status, s.status), len(s.tasks), budget(s.tasks, "kinh_phi_tong"),
-        budget(s.tasks, "kinh_phi_nsnn"), errors, finding_summary(s.findings), s.files, notes.get(s.receipt),
+        budget(s.tasks, "kinh_phi_nsnn"), errors, finding_summary(s.findings), signature_text(s), s.files,
+        notes.get(s.receipt),
     ]  # fmt: skip
 
 

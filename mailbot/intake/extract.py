@@ -1,8 +1,10 @@
 """Take the attachments out of a received message, in memory, within limits.
 
-Forwarded messages (message/rfc822), zip archives and Outlook winmail.dat (TNEF) are unpacked, each level
-counting towards `max_depth`. Nothing is written to disk; zip members are read by streaming with a byte cap,
-never extracted by name. What goes wrong becomes a `Finding` (Vietnamese, for the submitter), never an exception.
+Forwarded messages (message/rfc822), zip archives, Outlook winmail.dat (TNEF) and opaque S/MIME (smime.p7m) are
+unpacked, each level counting towards `max_depth`; a multipart/signed is read through its signed part, and the
+message's signature is verified (mailbot.intake.signed). Nothing is written to disk; zip members are read by
+streaming with a byte cap, never extracted by name. What goes wrong becomes a `Finding` (Vietnamese, for the
+submitter), never an exception.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ import io
 import re
 import unicodedata
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import Message
 
+from cryptography import x509
 from tnefparse import TNEF  # untyped; the mypy override in pyproject.toml treats it as Any
 
+from mailbot.intake import signed, smime
 from mailbot.intake.encoded import inner_messages
 from mailbot.intake.headers import bounded
 from mailbot.intake.mime import decode_words, repair
-from mailbot.model import Attachment, Extraction, Finding, Inbound
+from mailbot.model import Attachment, Extraction, Finding, Inbound, SignatureInfo
 
 _UNTRUSTED_DEFECTS = frozenset(
     {
@@ -71,10 +76,14 @@ class ExtractLimits:
 DEFAULT_LIMITS = ExtractLimits()
 
 
-def extract_attachments(inbound: Inbound, limits: ExtractLimits = DEFAULT_LIMITS) -> Extraction:
-    """The files in `inbound`, unpacked within `limits`; a quarantine reason when its MIME cannot be trusted."""
+def extract_attachments(
+    inbound: Inbound, limits: ExtractLimits = DEFAULT_LIMITS, trusted: Sequence[x509.Certificate] = ()
+) -> Extraction:
+    """The files in `inbound`, unpacked within `limits`; a quarantine reason when its MIME cannot be trusted.
+
+    A signature chaining to one of the `trusted` CA certificates is `valid`; to none of them, `untrusted`."""
     try:
-        return _extract(inbound, limits)
+        return _extract(inbound, limits, trusted)
     except Exception as exc:  # a fault here must leave the message quarantined for a human, not lost
         return Extraction([], [], quarantine=f"attachments could not be taken out: {type(exc).__name__}")
 
@@ -101,16 +110,19 @@ def _capped(name: str) -> str:
     return f"{stem[: _MAX_NAME - len(ext) - 1].rstrip('. ')}.{ext}"
 
 
-def _extract(inbound: Inbound, limits: ExtractLimits) -> Extraction:
+def _extract(inbound: Inbound, limits: ExtractLimits, trusted: Sequence[x509.Certificate]) -> Extraction:
     if inbound.parse_error:
         return Extraction([], [], quarantine=f"message could not be parsed: {inbound.parse_error}")
-    msg = email.message_from_bytes(bounded(inbound.raw)[0], policy=email.policy.default)
-    broken = _broken_structure(msg)
-    if broken:
-        return Extraction([], [], quarantine=f"MIME structure cannot be trusted: {broken}")
-    taker = _Taker(limits)
-    taker.part(msg, depth=0)
-    return Extraction(taker.attachments, taker.findings)
+    raw = bounded(inbound.raw)[0]
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    taker = _Taker(limits, trusted, raw)
+    taker.broken = _broken_structure(msg)
+    if not taker.broken:
+        taker.part(msg, depth=0)
+    if taker.broken:
+        return Extraction([], [], quarantine=f"MIME structure cannot be trusted: {taker.broken}")
+    copies = signed.signed_copies(taker.attachments)
+    return Extraction(taker.attachments, taker.findings, signature=taker.signature, signed_copies=copies)
 
 
 def _broken_structure(msg: Message) -> str | None:
@@ -126,22 +138,39 @@ def _broken_structure(msg: Message) -> str | None:
 class _Taker:
     """Walks one message, collecting attachments and findings."""
 
-    def __init__(self, limits: ExtractLimits) -> None:
+    def __init__(self, limits: ExtractLimits, trusted: Sequence[x509.Certificate] = (), source: bytes | None = None):
         self.limits = limits
+        self.trusted, self.source = trusted, source  # the CAs to trust; the bytes the message was parsed from
         self.attachments: list[Attachment] = []
         self.findings: list[Finding] = []
+        self.signature: SignatureInfo | None = None
+        self.broken: str | None = None
         self.total = 0
         self.over_total = False
         self.unnamed = 0
 
     def part(self, part: Message, depth: int) -> None:
-        if part.get_content_type() == "message/rfc822":
+        content_type = part.get_content_type()
+        if content_type == "message/rfc822":
             self._forwarded(part, depth)
+        elif content_type == "multipart/signed":
+            children = _children(part)
+            signature = _payload(children[1]) if len(children) > 1 else None
+            signed.read_signed(self, part, signature, depth)
         elif part.is_multipart():
             for child in _children(part):
                 self.part(child, depth)
+        elif smime.is_pkcs7_mime(content_type, _filename(part)):
+            self._pkcs7(part, depth)
         else:
             self._leaf(part, depth)
+
+    def entity(self, data: bytes, depth: int) -> None:
+        """A MIME entity taken out of a signed message, read like a message of its own."""
+        inner = email.message_from_bytes(data, policy=email.policy.default)
+        self.broken = self.broken or _broken_structure(inner)
+        if not self.broken:
+            self.part(inner, depth)
 
     def take(self, name: str, data: bytes, content_type: str, depth: int) -> None:
         """Keep one file, or unpack it when it is an archive or a winmail.dat."""
@@ -163,6 +192,14 @@ class _Taker:
             self.findings.append(_unreadable_forwarded(name))
         for message in inner or []:
             self.part(message, depth + 1)
+
+    def _pkcs7(self, part: Message, depth: int) -> None:
+        name = safe_name(_filename(part) or "", "smime.p7m")
+        data = _payload(part)
+        if len(data) > self.limits.max_attachment_bytes:
+            self.findings.append(_too_large(name, len(data), self.limits.max_attachment_bytes))
+        elif not self._too_deep(name, depth):
+            signed.read_pkcs7(self, name, data, depth)
 
     def _leaf(self, part: Message, depth: int) -> None:
         content_type = part.get_content_type()
