@@ -19,8 +19,8 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from typing import Protocol
 
-from mailbot.adapters.sqlite_ledger import SqliteLedger, now_utc
-from mailbot.adapters.sqlite_state import AlertRecord
+from mailbot.adapters.sqlite_ledger import SqliteLedger
+from mailbot.adapters.sqlite_state import AlertRecord, now_utc
 from mailbot.bootstrap import App
 from mailbot.config import Settings
 from mailbot.errors import ServiceUnavailable

@@ -18,7 +18,8 @@ from email.message import EmailMessage
 from pathlib import PurePath
 from typing import Any
 
-from mailbot.adapters.sqlite_ledger import SubmissionRecord, now_utc
+from mailbot.adapters.sqlite_ledger import SubmissionRecord
+from mailbot.adapters.sqlite_state import now_utc
 from mailbot.bootstrap import App
 from mailbot.faults import checkpoint
 from mailbot.intake import classify, extract_attachments

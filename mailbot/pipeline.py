@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailbot import alerts
-from mailbot.adapters.sqlite_ledger import now_utc, utc_text
+from mailbot.adapters.sqlite_state import now_utc, utc_text
 from mailbot.bootstrap import App
 from mailbot.deciding import record
 from mailbot.errors import ServiceUnavailable

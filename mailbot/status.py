@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mailbot.adapters.sqlite_ledger import LedgerError, SqliteLedger, now_utc
+from mailbot.adapters.sqlite_ledger import LedgerError, SqliteLedger
+from mailbot.adapters.sqlite_state import now_utc
 from mailbot.config import Settings
 
 HEALTHY, DEGRADED, DOWN = 0, 1, 2

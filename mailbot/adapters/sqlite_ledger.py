@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.adapters.sqlite_schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
-from mailbot.adapters.sqlite_state import RunState
+from mailbot.adapters.sqlite_state import RunState, now_utc, utc_text
+from mailbot.adapters.sqlite_views import LedgerViews
 from mailbot.errors import MailbotError
 
 #: Seconds to wait before the n-th retry of a reply after a temporary failure (then the last, repeated).
@@ -58,19 +59,7 @@ class OutboxRow:
     kind: str = "reply"
 
 
-def utc_text(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
-
-
-def parse_utc(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)
-
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class SqliteLedger(RunState):
+class SqliteLedger(LedgerViews, RunState):
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         """Open (and migrate) the ledger; `read_only` opens an existing one to look, as `status` does."""
         self.path = str(path)
@@ -211,53 +200,6 @@ class SqliteLedger(RunState):
 
     def set_error_id(self, row: int, error_id: str) -> None:
         self.db.execute("UPDATE messages SET error_id = ? WHERE id = ?", (error_id, row))
-
-    def messages_to_rerun(
-        self,
-        *,
-        actions: Sequence[str] = (),
-        receipt: str | None = None,
-        message_id: str | None = None,
-        latest_versions: bool = False,
-    ) -> list[dict[str, Any]]:
-        """Recorded messages chosen by action, receipt, Message-ID, or as the latest version of each submission."""
-        wheres, args = [], []
-        if actions:
-            wheres.append(f"m.action IN ({','.join('?' * len(actions))})")
-            args += list(actions)
-        if receipt:
-            wheres.append("s.receipt = ?")
-            args.append(receipt)
-        if message_id:
-            wheres.append("m.message_id = ?")
-            args.append(message_id)
-        if latest_versions:
-            wheres.append("m.version = (SELECT MAX(version) FROM versions WHERE submission_id = m.submission_id)")
-        rows = self.db.execute(
-            "SELECT m.id, m.mailbox_key, m.sha256, m.action, m.reason, m.received_at, m.submission_id, m.version,"
-            " s.receipt FROM messages m LEFT JOIN submissions s ON s.id = m.submission_id"
-            f" WHERE {' AND '.join(wheres) or '1'} AND m.action != 'duplicate' ORDER BY m.id",
-            args,
-        ).fetchall()
-        keys = (
-            "row",
-            "mailbox_key",
-            "sha256",
-            "action",
-            "reason",
-            "received_at",
-            "submission_id",
-            "version",
-            "receipt",
-        )
-        return [dict(zip(keys, r, strict=True)) | {"received_at": parse_utc(r[5])} for r in rows]
-
-    def version_outcome(self, submission_id: int, version: int) -> tuple[str, list[str]]:
-        """(status, finding codes) of one version."""
-        row = self.db.execute(
-            "SELECT status, findings FROM versions WHERE submission_id = ? AND version = ?", (submission_id, version)
-        ).fetchone()
-        return str(row[0]), sorted(f.get("code", "") for f in json.loads(row[1]))
 
     def submission_by_id(self, submission_id: int) -> SubmissionRecord | None:
         return self._submission("s.id = ?", (submission_id,))
@@ -409,55 +351,3 @@ class SqliteLedger(RunState):
             (error, utc_text(when), outbox_id),
         )
         return when
-
-    # ------------------------------------------------------------ read model
-
-    def latest_versions(self) -> list[dict[str, Any]]:
-        """Each submission with its latest version and its first and last received times."""
-        rows = self.db.execute(
-            "SELECT s.receipt, s.sender, v.version, v.status, v.organization, v.tasks, v.findings, v.files,"
-            " (SELECT MIN(received_at) FROM versions WHERE submission_id = s.id),"
-            " (SELECT MAX(received_at) FROM versions WHERE submission_id = s.id), v.signature, v.signed_copies"
-            " FROM submissions s JOIN versions v ON v.submission_id = s.id"
-            " AND v.version = (SELECT MAX(version) FROM versions WHERE submission_id = s.id)"
-            " ORDER BY s.id"
-        ).fetchall()
-        keys = ("receipt", "sender", "version", "status", "organization", "tasks", "findings", "files")
-        out = []
-        for row in rows:
-            item = dict(zip(keys, row[:8], strict=True))
-            for key in ("tasks", "findings", "files"):
-                item[key] = json.loads(item[key])
-            item["first_received_at"], item["last_received_at"] = parse_utc(row[8]), parse_utc(row[9])
-            item["signature"], item["signed_copies"] = json.loads(row[10] or "null"), json.loads(row[11] or "[]")
-            out.append(item)
-        return out
-
-    def message_log(self) -> list[dict[str, Any]]:
-        """Every message with what was done, its receipt and the state of its reply, oldest first."""
-        rows = self.db.execute(
-            "SELECT m.message_id, m.sender, m.subject, m.received_at, m.action, m.reason, s.receipt,"
-            " o.state, o.last_error, m.error_id, m.reprocessed_at"
-            " FROM messages m LEFT JOIN submissions s ON s.id = m.submission_id"
-            " LEFT JOIN outbox o ON o.id = (SELECT MAX(id) FROM outbox WHERE message_row = m.id)"
-            " ORDER BY m.received_at, m.id"
-        ).fetchall()
-        keys = (
-            "message_id",
-            "from",
-            "subject",
-            "received_at",
-            "action",
-            "reason",
-            "receipt",
-            "reply_state",
-            "reply_error",
-            "error_id",
-            "reprocessed_at",
-        )
-        out = []
-        for row in rows:
-            item = dict(zip(keys, row, strict=True))
-            item["received_at"] = parse_utc(item["received_at"])
-            out.append(item)
-        return out

@@ -12,8 +12,20 @@ from dataclasses import dataclass
 from typing import Any
 
 
-def _text(moment: dt.datetime) -> str:
+def utc_text(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def parse_utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _text(moment: dt.datetime) -> str:
+    return utc_text(moment)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from email.message import Message
 
 from cryptography import x509
-from tnefparse import TNEF  # untyped; the mypy override in pyproject.toml treats it as Any
 
-from mailbot.intake import signed, smime
+from mailbot.intake import archives, signed, smime
 from mailbot.intake.encoded import inner_messages
 from mailbot.intake.headers import bounded
 from mailbot.intake.mime import decode_words, repair
@@ -59,8 +58,6 @@ _MAX_NAME = 150
 _MIB = 1024 * 1024
 _CHUNK = 64 * 1024
 _SMALLER_HINT = "Hãy gửi tệp nhỏ hơn (nén ảnh, bỏ phần không cần thiết) hoặc chia thành nhiều thư."
-_ARCHIVE_HINT = "Hãy gửi trực tiếp các tệp Excel/Word đính kèm thư, không nén, hoặc nén lại với ít tệp hơn."
-_RTF_HINT = "Hãy gửi lại thư ở định dạng HTML hoặc văn bản thường, không dùng Rich Text."
 
 
 @dataclass(frozen=True)
@@ -231,14 +228,14 @@ class _Taker:
     def _zip(self, name: str, data: bytes, content_type: str, depth: int) -> None:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                if _is_document(archive):  # an .xlsx/.docx/.odt is a zip too: keep it whole
+                if archives.is_document(archive):  # an .xlsx/.docx/.odt is a zip too: keep it whole
                     self._keep(Attachment(name, data, content_type))
                     return
                 if self._too_deep(name, depth):
                     return
-                members, findings = _read_members(archive, name, self.limits)
+                members, findings = archives.read_members(archive, name, self.limits)
         except Exception:  # damaged zips raise BadZipFile, EOFError, zlib.error, NotImplementedError, …
-            self.findings.append(_unreadable_archive(name))
+            self.findings.append(archives.unreadable_archive(name))
             return
         self.findings.extend(findings)
         for number, (member, content) in enumerate(members, start=1):
@@ -248,9 +245,9 @@ class _Taker:
     def _tnef(self, name: str, data: bytes, depth: int) -> None:
         if self._too_deep(name, depth):
             return
-        files = _tnef_files(data)
+        files = archives.tnef_files(data)
         if files is None:
-            self.findings.append(_unreadable_tnef(name))
+            self.findings.append(archives.unreadable_tnef(name))
             return
         for number, (member, content) in enumerate(files, start=1):
             self.take(safe_name(member, f"tệp-đính-kèm-{number}"), content, _guess_type(member), depth + 1)
@@ -294,143 +291,18 @@ def _is_tnef(name: str, data: bytes, content_type: str) -> bool:
     return content_type == "application/ms-tnef" or name.lower() == "winmail.dat" or data.startswith(_TNEF_MAGIC)
 
 
-def _is_document(archive: zipfile.ZipFile) -> bool:
-    names = archive.namelist()
-    return "[Content_Types].xml" in names or names[:1] == ["mimetype"]
-
-
-def _is_wanted(info: zipfile.ZipInfo) -> bool:
-    parts = [p.lower() for p in re.split(r"[/\\]", info.filename) if p]
-    return not info.is_dir() and bool(parts) and not _JUNK_MEMBERS.intersection(parts)
-
-
-def _member_name(info: zipfile.ZipInfo) -> str:
-    """The member's name; one stored as UTF-8 without the UTF-8 flag (macOS, Linux) is read as UTF-8."""
-    if info.flag_bits & 0x800:
-        return info.filename
-    try:
-        return info.filename.encode("cp437").decode("utf-8")
-    except UnicodeError:
-        return info.filename
-
-
-def _read_members(
-    archive: zipfile.ZipFile, name: str, limits: ExtractLimits
-) -> tuple[list[tuple[str, bytes]], list[Finding]]:
-    """Every wanted member's (name, bytes), or none and a finding when a limit is crossed."""
-    infos = archive.infolist()
-    problem = _zip_problem(infos, limits)
-    if problem:
-        return [], [_archive_too_large(name, problem, limits)]
-    wanted = [info for info in infos if _is_wanted(info)]
-    encrypted = [info for info in wanted if info.flag_bits & 0x1]
-    findings = [_encrypted(name)] if encrypted else []
-    members: list[tuple[str, bytes]] = []
-    budget = limits.max_zip_uncompressed
-    for info in wanted:
-        if info in encrypted:
-            continue
-        cap = min(limits.max_attachment_bytes, budget)
-        content = _read_capped(archive, info, cap)
-        if content is None:
-            problem = f"tệp “{_member_name(info)}” khi giải nén vượt {_mb(cap)} MB"
-            return [], [*findings, _archive_too_large(name, problem, limits)]
-        budget -= len(content)
-        members.append((_member_name(info), content))
-    return members, findings
-
-
-def _zip_problem(infos: list[zipfile.ZipInfo], limits: ExtractLimits) -> str | None:
-    """What makes the archive too large or complex, judged from its directory before reading anything."""
-    if len(infos) > limits.max_zip_members:
-        return f"có {len(infos)} tệp bên trong"
-    declared = sum(info.file_size for info in infos)
-    if declared > limits.max_zip_uncompressed:
-        return f"giải nén ra {_mb(declared)} MB"
-    for info in infos:
-        big = info.compress_size > _MIB or info.file_size > _MIB
-        if big and info.file_size > limits.max_zip_ratio * max(info.compress_size, 1):
-            ratio = info.file_size // max(info.compress_size, 1)
-            return f"tệp “{_member_name(info)}” có tỷ lệ nén {ratio}:1"
-    return None
-
-
-def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes | None:
-    """The member's bytes, or None as soon as more than `cap` come out (declared sizes can lie)."""
-    chunks: list[bytes] = []
-    size = 0
-    with archive.open(info) as stream:
-        while chunk := stream.read(_CHUNK):
-            size += len(chunk)
-            if size > cap:
-                return None
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _tnef_files(data: bytes) -> list[tuple[str, bytes]] | None:
-    """The files inside a winmail.dat, or None when tnefparse cannot read it."""
-    try:
-        parsed = TNEF(data)
-        return [(_tnef_name(item), bytes(item.data)) for item in parsed.attachments]
-    except Exception:  # tnefparse raises assorted errors (ValueError, struct.error, …) on damaged input
-        return None
-
-
-def _tnef_name(item: object) -> str:
-    try:
-        name = getattr(item, "long_filename", lambda: "")()
-    except UnicodeDecodeError:  # tnefparse decodes the short name as UTF-8; Outlook may write it in a code page
-        name = getattr(item, "_name", b"")
-    if isinstance(name, bytes):
-        name = name.decode("utf-8", "replace")
-    return str(name).strip("\x00")
-
-
-# ---------------------------------------------------------------- findings (Vietnamese, for the submitter)
-
-
-def _mb(size: int) -> str:
-    text = f"{size / 1_000_000:.1f}".replace(".", ",")
-    return text.removesuffix(",0")
-
-
 def _too_large(name: str, size: int, limit: int) -> Finding:
-    message = f"Tệp “{name}” có dung lượng {_mb(size)} MB, vượt giới hạn {_mb(limit)} MB cho mỗi tệp đính kèm."
+    size_mb, limit_mb = archives.mb(size), archives.mb(limit)
+    message = f"Tệp “{name}” có dung lượng {size_mb} MB, vượt giới hạn {limit_mb} MB cho mỗi tệp đính kèm."
     return Finding("attachment_too_large", "error", message, _SMALLER_HINT, file=name)
 
 
 def _total_too_large(name: str, size: int, limit: int) -> Finding:
     message = (
-        f"Tổng dung lượng các tệp đính kèm vượt giới hạn {_mb(limit)} MB cho một thư; "
-        f"tệp “{name}” ({_mb(size)} MB) không được xử lý."
+        f"Tổng dung lượng các tệp đính kèm vượt giới hạn {archives.mb(limit)} MB cho một thư; "
+        f"tệp “{name}” ({archives.mb(size)} MB) không được xử lý."
     )
     return Finding("attachment_too_large", "error", message, _SMALLER_HINT, file=name)
-
-
-def _archive_too_large(name: str, problem: str, limits: ExtractLimits) -> Finding:
-    message = (
-        f"Tệp “{name}”: tệp nén quá lớn hoặc quá phức tạp ({problem}). Giới hạn: tối đa {limits.max_zip_members} tệp, "
-        f"{_mb(limits.max_zip_uncompressed)} MB khi giải nén, {_mb(limits.max_attachment_bytes)} MB mỗi tệp, "
-        f"tỷ lệ nén {limits.max_zip_ratio}:1."
-    )
-    return Finding("archive_too_large", "error", message, _ARCHIVE_HINT, file=name)
-
-
-def _encrypted(name: str) -> Finding:
-    message = f"Tệp nén “{name}” có tệp được đặt mật khẩu nên không mở được."
-    hint = "Hãy gửi lại tệp nén không đặt mật khẩu, hoặc đính kèm trực tiếp các tệp."
-    return Finding("encrypted_file", "error", message, hint, file=name)
-
-
-def _unreadable_archive(name: str) -> Finding:
-    message = f"Không mở được tệp nén “{name}”: tệp bị hỏng hoặc không đúng định dạng ZIP."
-    return Finding("unreadable_file", "error", message, _ARCHIVE_HINT, file=name)
-
-
-def _unreadable_tnef(name: str) -> Finding:
-    message = f"Không đọc được tệp “{name}” do Outlook tạo khi gửi thư ở định dạng Rich Text."
-    return Finding("unreadable_file", "error", message, _RTF_HINT, file=name)
 
 
 def _unreadable_forwarded(name: str | None) -> Finding:
