@@ -84,6 +84,11 @@ class Grid:
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)
     #: Text found above or around the table that belongs to no cell (Word paragraphs before a table).
     preamble: list[str] = field(default_factory=list)
+    #: 0-based rows and columns the sheet hides (not part of the table).
+    hidden_rows: frozenset[int] = frozenset()
+    hidden_cols: frozenset[int] = frozenset()
+    #: 0-based (row, column) of formula cells stored without a computed value (never opened in a spreadsheet).
+    uncached: frozenset[tuple[int, int]] = frozenset()
 
 
 @dataclass(frozen=True)
