@@ -14,7 +14,8 @@ from typing import Any
 import openpyxl
 import pytest
 
-from mailbot.model import Finding, ValidationResult
+from mailbot.model import CellValue, Finding, Grid, ValidationResult
+from mailbot.readers.organization import find_organization, money_factor, organization_from_lines
 from mailbot.replies import ReplyContent, ReplyRenderer
 from mailbot.validation.schema import Rules
 from mailbot.validation.validate import validate_files
@@ -201,14 +202,17 @@ def test_an_unknown_unit_of_measure_is_a_finding_at_its_cell(rules: Rules) -> No
 # ---------------------------------------------------------------- hidden rows and columns
 
 
-def test_a_hidden_column_whose_header_matches_never_wins_over_the_visible_one(rules: Rules) -> None:
-    result = validate(rules, "office_plan_dong")
+@pytest.mark.parametrize("ext", ["xlsx", "xls"])
+def test_a_hidden_column_whose_header_matches_never_wins_over_the_visible_one(rules: Rules, ext: str) -> None:
+    result = validate(rules, "office_plan_dong", ext)
 
-    assert [t.kinh_phi_tong for t in result.tasks] == [1500.0, 2000.5, 800.0, 1200.0, 450.0]
+    assert [t.to_dict() for t in result.tasks] == plan.expected_tasks()
+    assert errors(result) == []
 
 
-def test_a_hidden_row_is_not_a_task_and_a_warning_names_it(rules: Rules) -> None:
-    result = validate(rules, "office_plan_dong")
+@pytest.mark.parametrize("ext", ["xlsx", "xls"])
+def test_a_hidden_row_is_not_a_task_and_a_warning_names_it(rules: Rules, ext: str) -> None:
+    result = validate(rules, "office_plan_dong", ext)
 
     assert len(result.tasks) == 5
     hidden = only(result, "hidden_row")
@@ -269,3 +273,44 @@ def test_months_written_as_text_and_quarters_are_read_and_a_quarter_is_noted(rul
     }
     assert all(f.severity == "warning" for f in notes)
     assert any("tháng cuối quý" in f.message and "12/2024" in f.message for f in notes)
+
+
+# ---------------------------------------------------------------- the organisation, line by line
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["Đơn vị tính: triệu đồng", "Tên đơn vị: Viện Cơ khí"],
+        ["ĐVT: đồng", "Đơn vị đề xuất: Viện Cơ khí"],
+        ["Đơn vị: triệu đồng", "Đơn vị: Viện Cơ khí"],
+        ["Đơn vị đề xuất: Trường Cao đẳng Công Thương", "Tên đơn vị: Viện Cơ khí"],
+    ],
+)
+def test_a_unit_of_measure_line_is_never_the_organisation_and_tên_đơn_vị_is_trusted_most(lines: list[str]) -> None:
+    assert organization_from_lines(lines) == "Viện Cơ khí"
+
+
+def test_a_unit_of_measure_alone_gives_no_organisation() -> None:
+    assert organization_from_lines(["Đơn vị tính: triệu đồng", "ĐVT: nghìn đồng", "Đơn vị: đồng"]) is None
+
+
+def test_a_long_unit_name_wrapped_over_two_header_lines_is_read_whole() -> None:
+    rows: list[list[CellValue]] = [
+        ["BỘ CÔNG THƯƠNG", None, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"],
+        ["TRƯỜNG ĐẠI HỌC CÔNG NGHIỆP", None, "Độc lập - Tự do - Hạnh phúc"],
+        ["THỰC PHẨM TP. HỒ CHÍ MINH", None, None],
+        ["-------", None, None],
+        [],
+    ]
+    grid = Grid("t.xlsx", "Phụ lục 1", rows)
+
+    assert find_organization(grid, header_row=4) == "TRƯỜNG ĐẠI HỌC CÔNG NGHIỆP THỰC PHẨM TP. HỒ CHÍ MINH"
+
+
+@pytest.mark.parametrize(
+    ("written", "factor"),
+    [("triệu đồng", 1.0), ("Tr.đồng", 1.0), ("nghìn đồng", 1e-3), ("1.000 đồng", 1e-3), ("đồng", 1e-6), ("VNĐ", 1e-6)],
+)
+def test_units_of_measure_are_understood_in_their_usual_spellings(written: str, factor: float) -> None:
+    assert money_factor(written) == factor

@@ -377,6 +377,7 @@ SHAPES: dict[str, Shape] = {
         header_block="one_cell",
         hidden_row=True,
         hidden_column=True,
+        formats=("xlsx", "xls"),
     ),
     # amounts in nghìn đồng; the unit named only in the signature block
     "office_plan_nghin": Shape(
