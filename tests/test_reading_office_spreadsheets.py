@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from mailbot.model import CellValue, Finding, Grid, ValidationResult
-from mailbot.readers.organization import find_organization, money_factor, organization_from_lines
+from mailbot.readers.organization import find_money_unit, find_organization, money_factor, organization_from_lines
 from mailbot.replies import ReplyContent, ReplyRenderer
 from mailbot.validation.schema import Rules
 from mailbot.validation.validate import validate_files
@@ -314,3 +314,12 @@ def test_a_long_unit_name_wrapped_over_two_header_lines_is_read_whole() -> None:
 )
 def test_units_of_measure_are_understood_in_their_usual_spellings(written: str, factor: float) -> None:
     assert money_factor(written) == factor
+
+
+def test_a_unit_in_nested_parentheses_of_a_word_style_header_is_read_as_million() -> None:
+    header: list[CellValue] = ["STT", "Tên nhiệm vụ", "Tổng (Kinh phí dự kiến (triệu đồng))", "NSNN (Kinh phí (đồng))"]
+    grid = Grid("t.docx", "Bảng 1", [header, [1, "Nhiệm vụ", 5, 5]])
+
+    units = find_money_unit(grid, header_row=0, depth=1, money_cols=[2, 3])
+
+    assert [(u.written, u.factor) for u in units] == [("triệu đồng", 1.0), ("đồng", 1e-6)]

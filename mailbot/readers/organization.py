@@ -115,7 +115,8 @@ def _most_trusted(named: Iterable[tuple[str, str]]) -> str | None:
 
 
 def _labelled(label: str, key: str) -> bool:
-    return label == key or label.startswith(key + " ")
+    """'Tên đơn vị (cơ quan)' is labelled 'ten don vi'; a bare 'Đơn vị' only as itself ('Đơn vị phối hợp' is not)."""
+    return label == key or (key != "don vi" and label.startswith(key + " "))
 
 
 def _named(lines: Iterable[tuple[str | None, str]]) -> Iterator[tuple[str, str]]:
@@ -130,7 +131,8 @@ def _named(lines: Iterable[tuple[str | None, str]]) -> Iterator[tuple[str, str]]
                 continue
             label = match_key(head)
             name = clean_cell_text(rest.split("\n", 1)[0][:MATCH_CHARS]).strip(" .…_")
-        if name and unit_of_measure(f"{label_cell or text.partition(':')[0]}: {name}") is None:
+        head = label_cell.rstrip(": ") if label_cell is not None else text.partition(":")[0]
+        if name and unit_of_measure(f"{head}: {name}") is None:
             yield label, name
 
 
@@ -219,7 +221,9 @@ def find_money_unit(grid: Grid, header_row: int, depth: int, money_cols: Iterabl
     return found
 
 
-_PAREN = re.compile(r"\(([^)]{1,40})\)")
+_PAREN = re.compile(r"\(([^()]{1,40})\)")  # innermost: 'Tổng (Kinh phí dự kiến (triệu đồng))' → 'triệu đồng'
+#: Words in parentheses that may be a unit of measure; longer text in parentheses is something else.
+_UNIT_WORDS = 3
 
 
 def _header_units(grid: Grid, header_row: int, depth: int, money_cols: set[int]) -> list[MoneyUnit]:
@@ -232,6 +236,7 @@ def _header_units(grid: Grid, header_row: int, depth: int, money_cols: set[int])
                 continue
             for inside in _PAREN.findall(value):
                 factor = money_factor(inside)
-                if factor is not None or _CURRENCY_HINT.search(match_key(inside)):
+                key = match_key(inside)
+                if factor is not None or (_CURRENCY_HINT.search(key) and len(key.split()) <= _UNIT_WORDS):
                     found.append(MoneyUnit(clean_cell_text(inside), r, c, factor))
     return found
