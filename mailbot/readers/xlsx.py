@@ -7,6 +7,7 @@ what a reading child sends back to mailbot stays small.
 
 from __future__ import annotations
 
+import re
 import warnings
 import zipfile
 from io import BytesIO
@@ -98,6 +99,8 @@ def _hidden(sheet: Worksheet) -> tuple[frozenset[int], frozenset[int]]:
 
 
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+#: A formula ('</f>' or a shared '<f … />') followed by no value, an empty one, or the cell's end.
+_NO_RESULT = re.compile(rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\b[^>]*/>)\s*(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</|</)")
 
 
 def _uncached(data: bytes, part: str | None) -> frozenset[tuple[int, int]]:
@@ -109,7 +112,7 @@ def _uncached(data: bytes, part: str | None) -> frozenset[tuple[int, int]]:
         return frozenset()
     with zipfile.ZipFile(BytesIO(data)) as archive:
         xml = archive.read(part.lstrip("/"))
-    if b"<f" not in xml and b":f" not in xml:
+    if not _NO_RESULT.search(xml):  # the usual case (a file saved by a spreadsheet program): no parse
         return frozenset()
     found: set[tuple[int, int]] = set()
     for _event, element in ElementTree.iterparse(BytesIO(xml)):
