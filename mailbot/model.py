@@ -87,6 +87,11 @@ class Grid:
     #: Font names of cells whose font stands for an old Vietnamese encoding (".VnTime", "VNI-Times"), 0-based
     #: (row, col); spreadsheet readers fill it so text typed in those fonts can be converted to Unicode.
     fonts: dict[tuple[int, int], str] = field(default_factory=dict)
+    #: 0-based rows and columns the sheet hides (not part of the table).
+    hidden_rows: frozenset[int] = frozenset()
+    hidden_cols: frozenset[int] = frozenset()
+    #: 0-based (row, column) of formula cells stored without a computed value (never opened in a spreadsheet).
+    uncached: frozenset[tuple[int, int]] = frozenset()
 
 
 @dataclass(frozen=True)

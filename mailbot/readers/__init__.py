@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from mailbot.model import CellValue, FileKind, Finding, Grid, ReadResult
 from mailbot.readers.sniff import Limits, Sniffed, kind_from_name, problem, sniff, too_large
@@ -94,15 +94,28 @@ def plain(value: object) -> CellValue:
     return str(value)
 
 
-def make_grid(file: str, sheet: str, cells: Cells, merges: Iterable[Merge]) -> tuple[Grid | None, list[Finding]]:
+@dataclass(frozen=True)
+class Hidden:
+    """What a sheet hides or leaves uncomputed, 0-based: rows, columns, formula cells without a value."""
+
+    rows: frozenset[int] = frozenset()
+    cols: frozenset[int] = frozenset()
+    uncached: frozenset[tuple[int, int]] = frozenset()
+
+
+def make_grid(
+    file: str, sheet: str, cells: Cells, merges: Iterable[Merge], hidden: Hidden | None = None
+) -> tuple[Grid | None, list[Finding]]:
     """A grid from sparse 0-based cells; None for a sheet without a value. Caps the size."""
     values = {at: value for at, value in cells.items() if value is not None}
-    if not values:
+    hidden = hidden or Hidden()
+    used = [*values, *hidden.uncached]  # a formula without a stored value is still a cell of the sheet
+    if not used:
         return None, []
-    last_row, last_col = max(r for r, _ in values), max(c for _, c in values)
+    last_row, last_col = max(r for r, _ in used), max(c for _, c in used)
     spans = [m for m in merges if m[0] <= last_row and m[1] <= last_col]
-    height = max(r for r, _ in [*values, *((m[2], 0) for m in spans)]) + 1
-    width = max(c for _, c in [*values, *((0, m[3]) for m in spans)]) + 1
+    height = max(r for r, _ in [*used, *((m[2], 0) for m in spans)]) + 1
+    width = max(c for _, c in [*used, *((0, m[3]) for m in spans)]) + 1
     findings = [_truncated(file, sheet)] if height > MAX_ROWS or width > MAX_COLS else []
     height, width = min(height, MAX_ROWS), min(width, MAX_COLS)
     rows: list[list[CellValue]] = [[None] * width for _ in range(height)]
@@ -115,7 +128,16 @@ def make_grid(file: str, sheet: str, cells: Cells, merges: Iterable[Merge]) -> t
             for c in range(left, right + 1):
                 if (r, c) != (top, left):
                     rows[r][c] = None
-    return Grid(file=file, sheet=sheet, rows=rows, merges=kept), findings
+    grid = Grid(
+        file=file,
+        sheet=sheet,
+        rows=rows,
+        merges=kept,
+        hidden_rows=frozenset(r for r in hidden.rows if r < height),
+        hidden_cols=frozenset(c for c in hidden.cols if c < width),
+        uncached=frozenset((r, c) for r, c in hidden.uncached if r < height and c < width),
+    )
+    return grid, findings
 
 
 def _clip_merges(merges: Iterable[Merge], height: int, width: int) -> list[Merge]:

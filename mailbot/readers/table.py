@@ -14,20 +14,27 @@ from dataclasses import dataclass, field
 from openpyxl.utils import get_column_letter
 
 from mailbot.model import CellValue, Grid, Place
+from mailbot.readers.organization import MoneyUnit, find_money_unit, find_organization, organization_from_lines
 from mailbot.text import clean_cell_text, fold
 from mailbot.validation.schema import Column
 from mailbot.validation.values import MATCH_CHARS, clean, match_key
 
+__all__ = ["Group", "RawRow", "RawTable", "find_task_table", "locate_header", "organization_from_lines"]
+
 HEADER_SCAN_ROWS = 40
 _PARENS = re.compile(r"\([^)]*\)")
 _NUMBERING = re.compile(r"^\(?\d{1,2}\)?$")
-_SECTION = re.compile(r"^\s*((?:[IVXLC]+|[A-Z]|\d{1,2})[.)])\s*(.+)$")
-_ROMAN = re.compile(r"^[IVXLC]+$")
-_ORGANIZATION = ("ten don vi", "don vi de xuat", "co quan de xuat", "ten co quan", "ten to chuc", "don vi")
+_SECTION = re.compile(r"^\s*((?:[IVXLC]+|[A-Z]|\d{1,2}(?:\.\d{1,2})*)[.)]?)\s+(.+)$")
+_ROMAN = re.compile(r"^[IVXLC]+\.?$|^[A-Z][.)]?$")
+#: '1.', '2.1', '2.1.' in the STT column: the number of a sub-section, not of a task.
+_SUBSECTION = re.compile(r"^\d{1,2}\.(?:\d{1,2}\.?)*$")
 _SIGNATURE = re.compile(
-    r"^(nguoi lap|thu truong|ky ten|xac nhan|giam doc|vien truong|noi nhan|lanh dao)"
+    r"^(nguoi lap|thu truong|ky ten|xac nhan|giam doc|vien truong|noi nhan|lanh dao|ghi chu|luu y|chu thich)"
     r"|\bngay\b.*\bthang\b.*\bnam\b"
 )
+#: The fields a section or group row may fill: its number, its title, its sub-totals, a note.
+_GROUP_KEYS = ("stt", "ten_nhiem_vu", "kinh_phi_tong", "kinh_phi_nsnn", "kinh_phi_khac", "ghi_chu")
+_MONEY_KEYS = ("kinh_phi_tong", "kinh_phi_nsnn", "kinh_phi_khac")
 _TOTAL = re.compile(r"^(tong cong|tong so|cong|tong)$|^tong cong\b")
 
 
@@ -39,6 +46,22 @@ class RawRow:
     values: dict[str, CellValue]
     places: dict[str, Place]
     loai: str | None = None
+    #: Fields whose cell holds a formula without a stored result (the value reads as empty).
+    uncached: frozenset[str] = frozenset()
+
+
+@dataclass
+class Group:
+    """A section ('I. Nhiệm vụ chuyển tiếp', level 1) or sub-section ('1.' level 2, '2.1' level 3) row.
+
+    Its tasks are table.rows[first:end]; its money cells, when filled, are sub-totals of them.
+    """
+
+    raw: RawRow
+    level: int
+    title: str
+    first: int
+    end: int = 0
 
 
 @dataclass
@@ -51,6 +74,11 @@ class RawTable:
     total: RawRow | None = None
     organization: str | None = None
     score: int = 0
+    groups: list[Group] = field(default_factory=list)
+    #: Rows the sheet hides that hold something in the table's columns: not tasks.
+    hidden: list[RawRow] = field(default_factory=list)
+    #: The units of measure stated for the money (a unit line, the money columns' header).
+    units: list[MoneyUnit] = field(default_factory=list)
 
     def place(self, row: int, key: str) -> Place:
         column = get_column_letter(self.columns[key] + 1) if key in self.columns else "A"
@@ -103,6 +131,9 @@ def _header_labels(grid: Grid, cover: dict[tuple[int, int], CellValue], r: int, 
     width = max((len(row) for row in grid.rows), default=0)
     labels: list[set[str]] = []
     for c in range(width):
+        if c in grid.hidden_cols:  # a hidden column is not part of the table, whatever its header
+            labels.append(set())
+            continue
         parent = _cell(grid, cover, r, c)
         forms = _label_forms(parent)
         if depth == 2 and r + 1 < len(grid.rows):
@@ -132,6 +163,8 @@ def locate_header(grid: Grid, columns: list[Column]) -> tuple[int, int, dict[str
     cover = _filled(grid)
     best: tuple[int, int, dict[str, int]] | None = None
     for r in range(min(HEADER_SCAN_ROWS, len(grid.rows))):
+        if r in grid.hidden_rows:
+            continue
         if not _row_text(grid.rows[r]) and not any((r, c) in cover for c in range(len(grid.rows[r]))):
             continue
         for depth in (1, 2):
@@ -152,11 +185,14 @@ def find_task_table(grid: Grid, columns: list[Column]) -> RawTable | None:
     r0, depth, found = located
     missing = [c.key for c in columns if c.required and c.key not in found]
     table = RawTable(grid, r0 + 1, found, missing, score=len(found))
-    table.organization = find_organization(grid, r0)
     start = r0 + depth
     if start < len(grid.rows) and _is_numbering_row(grid.rows[start]):
         start += 1
-    _read_rows(table, start)
+    end = _read_rows(table, start)
+    _close_groups(table)
+    table.organization = find_organization(grid, r0, end)
+    money = [c for k, c in found.items() if k in _MONEY_KEYS]
+    table.units = find_money_unit(grid, r0, depth, money)
     return table
 
 
@@ -170,37 +206,60 @@ def _row_text(values: Iterable[CellValue]) -> list[str]:
     return [t for t in texts if t]
 
 
-def _read_rows(table: RawTable, start: int) -> None:
+def _read_rows(table: RawTable, start: int) -> int:
+    """Tasks, sections and the total row from `start`; the 0-based row where the table ends."""
     loai: str | None = None
     for r in range(start, len(table.grid.rows)):
         cells = table.grid.rows[r]
         texts = _row_text(cells)
-        if not texts:
+        if not texts and not _uncached_in(table, r):
             continue
         raw = _raw_row(table, r, cells)
+        if r in table.grid.hidden_rows:
+            table.hidden.extend([raw] if _filled_keys(raw) else [])
+            continue
         if _is_total(texts):
-            table.total = raw
-            return
-        section = _section_title(texts, raw)
-        if section is not None:
-            loai = section
+            table.total = table.total or raw
+            if table.rows:  # a total row before the first task (budget tables often put it on top) opens it
+                return r + 1
+            continue
+        group = _group(texts, raw)
+        if group is not None:
+            level, title = group
+            table.groups.append(Group(raw, level, title, len(table.rows)))
+            loai = title if level == 1 else loai
             continue
         if _is_signature(texts, raw):
-            return
+            return r
         raw.loai = loai
         table.rows.append(raw)
+    return len(table.grid.rows)
+
+
+def _uncached_in(table: RawTable, r: int) -> bool:
+    return any((r, c) in table.grid.uncached for c in table.columns.values())
+
+
+def _close_groups(table: RawTable) -> None:
+    """Each group's tasks run to the next group of the same or a higher level, or to the end."""
+    for i, group in enumerate(table.groups):
+        later = (g.first for g in table.groups[i + 1 :] if g.level <= group.level)
+        group.end = next(later, len(table.rows))
 
 
 def _raw_row(table: RawTable, r: int, cells: list[CellValue]) -> RawRow:
     values: dict[str, CellValue] = {}
     places: dict[str, Place] = {}
+    uncached: set[str] = set()
     for key, c in table.columns.items():
         value = cells[c] if c < len(cells) else None
         if isinstance(value, str) and not value.strip():
             value = None
         values[key] = value
         places[key] = table.place(r + 1, key)
-    return RawRow(r + 1, values, places)
+        if (r, c) in table.grid.uncached:
+            uncached.add(key)
+    return RawRow(r + 1, values, places, uncached=frozenset(uncached))
 
 
 def _filled_keys(raw: RawRow, skip: Iterable[str] = ()) -> list[str]:
@@ -212,62 +271,43 @@ def _is_total(texts: list[str]) -> bool:
     return any(_TOTAL.match(match_key(t)) for t in texts[:2])
 
 
-def _section_title(texts: list[str], raw: RawRow) -> str | None:
-    """'I. Nhiệm vụ chuyển tiếp' (or 'I' | 'Nhiệm vụ chuyển tiếp') -> 'Nhiệm vụ chuyển tiếp'.
+def _group(texts: list[str], raw: RawRow) -> tuple[int, str] | None:
+    """(level, title) of a section or sub-section row, or None for any other row.
 
-    A section row has nothing in the task's other columns.
+    'I' | 'Nhiệm vụ chuyển tiếp', 'I. Nhiệm vụ chuyển tiếp', 'A.' | '…' are sections (level 1) and set
+    the tasks' `loai`; '1.' | 'Lĩnh vực …' (level 2) and '2.1' | '…' (level 3) are sub-sections. Such a
+    row fills nothing but its number, its title, sub-totals in the money columns and a note.
     """
-    if _filled_keys(raw, ("stt", "ten_nhiem_vu")):
+    if _filled_keys(raw, _GROUP_KEYS) or not texts:
         return None
-    if len(texts) >= 2 and _ROMAN.match(texts[0]):
-        return texts[1][:MATCH_CHARS]
+    number = _number_text(raw.values.get("stt"))
+    name = raw.values.get("ten_nhiem_vu")
+    title = clean_cell_text(str(name))[:MATCH_CHARS] if name is not None else None
+    if number is not None and title and (_ROMAN.match(number) or _SUBSECTION.match(number)):
+        return _level(number), title
     match = _SECTION.match(texts[0])
-    if match and not match.group(1)[:-1].isdigit():
-        return clean_cell_text(match.group(2))[:MATCH_CHARS]
+    if match and (_ROMAN.match(match.group(1)) or _SUBSECTION.match(match.group(1))):
+        return _level(match.group(1)), clean_cell_text(match.group(2))[:MATCH_CHARS]
     if len(texts) == 1 and match_key(texts[0]).startswith("nhiem vu") and raw.values.get("stt") is None:
-        return texts[0][:MATCH_CHARS]
+        return 1, texts[0][:MATCH_CHARS]
     return None
+
+
+def _number_text(value: CellValue) -> str | None:
+    """The STT as text: a number written with a fraction (2.1 typed into a number cell) keeps its dot."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return repr(value)
+    return None if isinstance(value, int | float) else clean(str(value)).strip()
+
+
+def _level(number: str) -> int:
+    if _ROMAN.match(number):
+        return 1
+    return 1 + len([part for part in number.rstrip(".)").split(".") if part])
 
 
 def _is_signature(texts: list[str], raw: RawRow) -> bool:
     looks_like_task = raw.values.get("ten_nhiem_vu") is not None and len(_filled_keys(raw)) >= 3
     return not looks_like_task and any(_SIGNATURE.search(match_key(t)) for t in texts)
-
-
-# ---------------------------------------------------------------- the organisation
-
-
-def organization_from_lines(lines: Iterable[str]) -> str | None:
-    """'Tên đơn vị: Viện Cơ khí' -> 'Viện Cơ khí' (the first such line with a name)."""
-    for line in lines:
-        name = _after_label(line)
-        if name:
-            return name
-    return None
-
-
-def _after_label(text: str) -> str | None:
-    head, colon, rest = text.partition(":")
-    if not colon:
-        return None
-    if len(head) > MATCH_CHARS:
-        return None
-    label = match_key(head)
-    if not any(label == k or label.startswith(k + " ") for k in _ORGANIZATION):
-        return None
-    name = clean_cell_text(rest.split("\n", 1)[0][:MATCH_CHARS]).strip(" .…_")
-    return name or None
-
-
-def find_organization(grid: Grid, header_row: int) -> str | None:
-    """The organisation named above the header ('Tên đơn vị: …', or the label then a cell)."""
-    for r in range(min(header_row, len(grid.rows))):
-        cells = [v for v in grid.rows[r] if v is not None and str(v).strip()]
-        for i, value in enumerate(cells):
-            text = clean(str(value))
-            name = _after_label(text)
-            if name:
-                return name
-            if text.endswith(":") and _after_label(text + "x") and i + 1 < len(cells):
-                return clean(str(cells[i + 1]))[:MATCH_CHARS] or None
-    return organization_from_lines(grid.preamble)

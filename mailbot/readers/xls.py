@@ -9,7 +9,7 @@ from typing import Any
 import xlrd
 
 from mailbot.model import CellValue, Finding, Grid, ReadResult
-from mailbot.readers import MAX_COLS, MAX_ROWS, Merge, make_grid, plain
+from mailbot.readers import MAX_COLS, MAX_ROWS, Hidden, Merge, make_grid, plain
 from mailbot.readers.sniff import encrypted, unreadable
 
 _BROKEN = "tệp bị hỏng hoặc không đúng cấu trúc bảng tính Excel 97-2003"
@@ -53,7 +53,7 @@ def _read(name: str, data: bytes) -> tuple[list[Grid], list[Finding]]:
     try:
         for index in range(book.nsheets):
             sheet = book.sheet_by_index(index)
-            grid, notes = make_grid(name, sheet.name, _cells(sheet, book.datemode), _merges(sheet))
+            grid, notes = make_grid(name, sheet.name, _cells(sheet, book.datemode), _merges(sheet), _hidden(sheet))
             grids.extend([grid] if grid else [])
             findings.extend(notes)
     finally:
@@ -96,6 +96,14 @@ def _date(value: float, datemode: int) -> CellValue:
     except (xlrd.xldate.XLDateError, ValueError, OverflowError):
         return float(value)
     return moment.time() if 0 <= value < 1 else moment
+
+
+def _hidden(sheet: Any) -> Hidden:
+    """Hidden rows and columns (known only when xlrd could read the formatting); BIFF always stores
+    formula results, so no cell is uncached."""
+    rows = frozenset(r for r, info in sheet.rowinfo_map.items() if info.hidden and r <= MAX_ROWS)
+    cols = frozenset(c for c, info in sheet.colinfo_map.items() if info.hidden and c <= MAX_COLS)
+    return Hidden(rows, cols)
 
 
 def _merges(sheet: Any) -> list[Merge]:

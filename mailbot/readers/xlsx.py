@@ -7,16 +7,19 @@ what a reading child sends back to mailbot stays small.
 
 from __future__ import annotations
 
+import re
 import warnings
 import zipfile
 from dataclasses import replace
 from io import BytesIO
 
-import openpyxl
+from defusedxml import ElementTree  # type: ignore[import-untyped]  # defusedxml ships no type stubs
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.worksheet.worksheet import Worksheet
 
 from mailbot.model import CellValue, Finding, Grid, ReadResult
-from mailbot.readers import MAX_COLS, MAX_ROWS, Merge, make_grid, plain
+from mailbot.readers import MAX_COLS, MAX_ROWS, Hidden, Merge, make_grid, plain
 from mailbot.readers.legacy_vn import encoding_of_font
 from mailbot.readers.sniff import too_complex, unreadable
 from mailbot.readers.xlsx_limits import workbook_excess
@@ -55,13 +58,17 @@ def _read(name: str, data: bytes) -> tuple[list[Grid], list[Finding]]:
         raise _TooComplex(excess)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "extension not supported" and the like: noise, not problems
-        book = openpyxl.load_workbook(BytesIO(data), read_only=False, data_only=True, keep_links=False)
+        reader = ExcelReader(BytesIO(data), read_only=False, data_only=True, keep_links=False)
+        reader.read()
+    book = reader.wb
+    parts = {sheet.name: rel.target for sheet, rel in reader.parser.find_sheets() if rel is not None}
     grids: list[Grid] = []
     findings: list[Finding] = []
     room = MAX_RESULT_CELLS
     try:
         for sheet in book.worksheets:
-            grid, notes = make_grid(name, sheet.title, _cells(sheet), _merges(sheet))
+            hidden = Hidden(*_hidden(sheet), _uncached(data, parts.get(sheet.title)))
+            grid, notes = make_grid(name, sheet.title, _cells(sheet), _merges(sheet), hidden)
             grid = replace(grid, fonts=_legacy_fonts(sheet)) if grid else None
             room -= sum(len(row) for row in grid.rows) if grid else 0
             if room < 0:
@@ -91,3 +98,43 @@ def _merges(sheet: Worksheet) -> list[Merge]:
     return [
         (span.min_row - 1, span.min_col - 1, span.max_row - 1, span.max_col - 1) for span in sheet.merged_cells.ranges
     ]
+
+
+def _hidden(sheet: Worksheet) -> tuple[frozenset[int], frozenset[int]]:
+    """The 0-based rows and columns the sheet hides (within the size caps)."""
+    rows = frozenset(r - 1 for r, dim in sheet.row_dimensions.items() if dim.hidden and 0 < r <= MAX_ROWS)
+    cols: set[int] = set()
+    for dim in sheet.column_dimensions.values():
+        if dim.hidden and dim.min and dim.max:
+            cols.update(range(dim.min - 1, min(dim.max, MAX_COLS)))
+    return rows, frozenset(cols)
+
+
+_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+#: A formula ('</f>' or a shared '<f … />') followed by no value, an empty one, or the cell's end.
+_NO_RESULT = re.compile(rb"(?:</(?:\w+:)?f>|<(?:\w+:)?f\b[^>]*/>)\s*(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</|</)")
+
+
+def _uncached(data: bytes, part: str | None) -> frozenset[tuple[int, int]]:
+    """0-based cells of the worksheet part that hold a formula but no stored result.
+
+    openpyxl reading values only gives such a cell as empty: the XML is looked at once more, for them.
+    """
+    if not part:
+        return frozenset()
+    with zipfile.ZipFile(BytesIO(data)) as archive:
+        xml = archive.read(part.lstrip("/"))
+    if not _NO_RESULT.search(xml):  # the usual case (a file saved by a spreadsheet program): no parse
+        return frozenset()
+    found: set[tuple[int, int]] = set()
+    for _event, element in ElementTree.iterparse(BytesIO(xml)):
+        if element.tag != f"{_NS}c":
+            continue
+        value = element.find(f"{_NS}v")
+        ref = element.get("r")
+        if ref and element.find(f"{_NS}f") is not None and (value is None or not (value.text or "").strip()):
+            row, column = coordinate_to_tuple(ref)
+            if row <= MAX_ROWS + 1 and column <= MAX_COLS + 1:
+                found.add((row - 1, column - 1))
+        element.clear()
+    return frozenset(found)

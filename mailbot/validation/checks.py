@@ -211,14 +211,17 @@ def check_missing_columns(table: RawTable, rules: Rules) -> Iterator[Finding]:
         )
 
 
-def check_total_row(table: RawTable, tasks: list[Task], rules: Rules) -> Iterator[Finding]:
+def check_total_row(table: RawTable, tasks: list[Task], rules: Rules, factor: float = 1.0) -> Iterator[Finding]:
+    """The 'Tổng cộng' row against the tasks only (never the section sub-totals); `factor` turns its
+    amounts into million VND as the tasks' are."""
     if table.total is None:
         return
     for key in ("kinh_phi_tong", "kinh_phi_nsnn", "kinh_phi_khac"):
         cell = table.total.values.get(key)
-        written = parse_number(cell) if cell is not None else None
-        if written is None or isinstance(written, Bad):
+        number = parse_number(cell) if cell is not None else None
+        if number is None or isinstance(number, Bad):
             continue
+        written = round(number * factor, 6) if factor != 1.0 else number
         summed = sum(getattr(t, key) or 0.0 for t in tasks)
         if abs(written - summed) > rules.checks.budget_sum_tolerance:
             column = rules.column(key)

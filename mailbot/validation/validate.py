@@ -25,8 +25,14 @@ from mailbot.validation.checks import (
     check_total_row,
     finding,
     match_descriptions,
-    read_cell,
     similarity,
+)
+from mailbot.validation.layout import (
+    check_hidden_rows,
+    check_subtotals,
+    check_total_formulas,
+    money_factor,
+    read_field,
 )
 from mailbot.validation.money_words import description_budget
 from mailbot.validation.schema import Rules
@@ -169,7 +175,9 @@ def _organization(tables: list[RawTable], reads: list[ReadResult]) -> str | None
 
 
 def read_table(table: RawTable, rules: Rules, clock: Clock | None = None) -> tuple[list[Task], list[Finding]]:
-    findings = list(check_missing_columns(table, rules))
+    factor, findings = money_factor(table)
+    findings[:0] = check_missing_columns(table, rules)
+    findings.extend(check_hidden_rows(table))
     tasks: list[Task] = []
     for index, raw in enumerate(table.rows):
         if clock:
@@ -178,14 +186,16 @@ def read_table(table: RawTable, rules: Rules, clock: Clock | None = None) -> tup
         for column in rules.columns:
             if column.key not in table.columns:
                 continue
-            typed, problems = read_cell(raw, column, index)
+            typed, problems = read_field(raw, column, index, factor)
             findings.extend(problems)
             if column.key in _TASK_FIELDS:
                 setattr(task, column.key, typed if typed != "" else None)
         for check in TASK_CHECKS:
             findings.extend(check(task, raw, index, rules))
         tasks.append(task)
-    findings.extend(check_total_row(table, tasks, rules))
+    findings.extend(check_total_row(table, tasks, rules, factor))
+    findings.extend(check_subtotals(table, tasks, rules, factor))
+    findings.extend(check_total_formulas(table))
     findings.extend(check_duplicates(tasks, table.rows))
     if not tasks and not table.missing:
         findings.append(
