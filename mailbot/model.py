@@ -84,6 +84,9 @@ class Grid:
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)
     #: Text found above or around the table that belongs to no cell (Word paragraphs before a table).
     preamble: list[str] = field(default_factory=list)
+    #: Font names of cells whose font stands for an old Vietnamese encoding (".VnTime", "VNI-Times"), 0-based
+    #: (row, col); spreadsheet readers fill it so text typed in those fonts can be converted to Unicode.
+    fonts: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,11 @@ def read_file(
     if verdict.read_as is None:
         return ReadResult(file=name, kind=verdict.kind, findings=verdict.findings)
     result = _dispatch(verdict.read_as, name, data)
+    if verdict.read_as in ("xlsx", "xlsm", "xls"):  # Word text is converted run by run in the docx reader
+        from mailbot.readers.legacy_vn import convert_grids
+
+        result.grids, legacy = convert_grids(name, result.grids)
+        result.findings.extend(legacy)
     result.kind = verdict.kind
     result.findings[:0] = verdict.findings
     return result

@@ -8,8 +8,9 @@ position. A broken file becomes an `unreadable_file` finding, never an exception
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from docx.opc.part import XmlPart
@@ -19,6 +20,7 @@ from docx.package import Package
 
 from mailbot.model import CellValue, Finding, Grid, ReadResult, TextDocument
 from mailbot.readers import MAX_COLS, MAX_ROWS
+from mailbot.readers.legacy_vn import Encoding, encoding_of_font, legacy_finding, read_legacy
 
 #: lxml elements from python-docx's parser; lxml ships no type information, so they are `Any` here.
 _Element = Any
@@ -27,8 +29,10 @@ _P, _TBL, _TR, _TC = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc")
 _SDT, _SDT_CONTENT, _CUSTOM_XML = qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml")
 _VAL = qn("w:val")
 
-#: Run content that carries text; runs inside text boxes are skipped (they float outside the flow).
-_RUN_TEXT_XPATH = ".//w:r[not(ancestor::w:txbxContent)]/*[self::w:t or self::w:tab or self::w:br or self::w:cr]"
+#: Runs that carry text; runs inside text boxes are skipped (they float outside the flow).
+_RUN_XPATH = ".//w:r[not(ancestor::w:txbxContent)]"
+_RUN_TEXT = {qn("w:t"): None, qn("w:tab"): "\t", qn("w:br"): "\n", qn("w:cr"): "\n"}
+_STYLES_RELATION = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles"
 _MACRO_MEMBER = "word/vbaproject.bin"
 
 
@@ -46,6 +50,7 @@ class _Walk:
     """What the body walk collects: grids, text lines, and the paragraphs since the last table."""
 
     name: str
+    legacy: _Legacy
     grids: list[Grid] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
@@ -57,8 +62,8 @@ def read_docx(name: str, data: bytes) -> ReadResult:
     Macros are recognised by the sniffing in `read_file`, which also sets the kind (docm).
     """
     try:
-        body = _document_body(data)
-        walk = _Walk(name)
+        body, fonts = _document_body(data)
+        walk = _Walk(name, _Legacy(fonts))
         _walk_blocks(body, walk)
     # The one boundary where untrusted bytes meet python-docx, zipfile and lxml: any failure there
     # (bad zip, missing part, malformed XML, …) means the file is unreadable, not that we are broken.
@@ -66,10 +71,12 @@ def read_docx(name: str, data: bytes) -> ReadResult:
         raise
     except Exception:
         return ReadResult(file=name, kind="docx", findings=[_unreadable(name)])
-    return ReadResult(file=name, kind="docx", grids=walk.grids, text=TextDocument(file=name, paragraphs=walk.lines))
+    findings = [legacy_finding(name, walk.legacy.found)] if walk.legacy.found else []
+    text = TextDocument(file=name, paragraphs=walk.lines)
+    return ReadResult(file=name, kind="docx", grids=walk.grids, text=text, findings=findings)
 
 
-def _document_body(data: bytes) -> _Element:
+def _document_body(data: bytes) -> tuple[_Element, _StyleFonts]:
     """The `w:body` of the main document part (docm parts load as plain parts, so parse them here)."""
     part = Package.open(io.BytesIO(data)).main_document_part
     root = part.element if isinstance(part, XmlPart) else parse_xml(part.blob)
@@ -78,22 +85,66 @@ def _document_body(data: bytes) -> _Element:
     body = root.find(qn("w:body"))
     if body is None:
         raise ValueError("Word document has no body")
-    return body
+    return body, _style_fonts(part)
 
 
 def _walk_blocks(body: _Element, walk: _Walk) -> None:
     for block in _content(body, (_P, _TBL)):
         if block.tag == _P:
-            text = _paragraph_text(block).strip()
+            text = _paragraph_text(block, walk.legacy).strip()
             if text:
                 walk.lines.append(text)
                 walk.pending.append(text)
             continue
-        table = _read_table(block)
-        sheet = f"Bảng {len(walk.grids) + 1}"
-        walk.grids.append(Grid(walk.name, sheet, table.rows, table.merges, preamble=walk.pending))
+        table = _read_table(block, walk.legacy)
+        repeated = _repeated_rows(walk.grids[-1], table, walk.pending) if walk.grids else None
+        if repeated is not None:
+            walk.grids[-1] = _joined(walk.grids[-1], table, repeated)
+        else:
+            sheet = f"Bảng {len(walk.grids) + 1}"
+            walk.grids.append(Grid(walk.name, sheet, table.rows, table.merges, preamble=walk.pending))
         walk.lines.extend(table.lines)
         walk.pending = []
+
+
+#: A table split by a page break or a paragraph: at most this many short paragraphs between its parts.
+_SPLIT_PARAGRAPHS, _SPLIT_PARAGRAPH_CHARS = 3, 100
+_HEADER_SEARCH_ROWS = 12
+_DATA_START = re.compile(r"^(?:\d{1,4}|[IVXLC]{1,6})\.?$|^(?:tổng cộng|cộng|tổng)\b", re.IGNORECASE)
+
+
+def _repeated_rows(previous: Grid, table: _Table, between: list[str]) -> int | None:
+    """How many header rows `table` repeats when it continues `previous` (same columns); None when it is a
+    table of its own. A continuation repeats the previous table's header rows, or starts with a task row."""
+    width = len(previous.rows[0]) if previous.rows else 0
+    if not table.rows or len(table.rows[0]) != width or len(between) > _SPLIT_PARAGRAPHS:
+        return None
+    if any(len(line) > _SPLIT_PARAGRAPH_CHARS for line in between):
+        return None
+    first = _row_key(table.rows[0])
+    for start in range(min(_HEADER_SEARCH_ROWS, len(previous.rows))):
+        if _row_key(previous.rows[start]) == first:
+            count = 0
+            while (
+                count < len(table.rows)
+                and start + count < len(previous.rows)
+                and _row_key(table.rows[count]) == _row_key(previous.rows[start + count])
+            ):
+                count += 1
+            return count
+    lead = next((str(v).strip() for v in table.rows[0] if v is not None and str(v).strip()), "")
+    return 0 if _DATA_START.match(lead) else None
+
+
+def _row_key(row: list[CellValue]) -> tuple[str, ...]:
+    return tuple(" ".join(str(v).split()) if v is not None else "" for v in row)
+
+
+def _joined(previous: Grid, table: _Table, repeated: int) -> Grid:
+    """`previous` with the rows of its continuation below it, the repeated header rows left out."""
+    offset = len(previous.rows) - repeated
+    merges = [(a + offset, b, c + offset, d) for a, b, c, d in table.merges if a >= repeated]
+    return replace(previous, rows=previous.rows + table.rows[repeated:], merges=previous.merges + merges)
 
 
 def _content(parent: _Element, tags: tuple[str, ...]) -> Iterator[_Element]:
@@ -108,24 +159,91 @@ def _content(parent: _Element, tags: tuple[str, ...]) -> Iterator[_Element]:
             yield from _content(child, tags)
 
 
-def _paragraph_text(paragraph: _Element) -> str:
+def _paragraph_text(paragraph: _Element, legacy: _Legacy) -> str:
+    """The paragraph's text; runs in an old Vietnamese font (or a paragraph that reads as one) in Unicode."""
+    style = _attr(paragraph, "w:pPr/w:pStyle")
     parts: list[str] = []
-    for node in paragraph.xpath(_RUN_TEXT_XPATH):
-        if node.tag == qn("w:t"):
-            parts.append(node.text or "")
-        else:
-            parts.append("\t" if node.tag == qn("w:tab") else "\n")
-    return "".join(parts)
+    hinted = False
+    for run in paragraph.xpath(_RUN_XPATH):
+        pieces = [_RUN_TEXT[node.tag] or node.text or "" for node in run if node.tag in _RUN_TEXT]
+        text = "".join(pieces)
+        font = _run_font(run, style, legacy.fonts)
+        if text and encoding_of_font(font):
+            hinted = True
+            text, encoding = read_legacy(text, font)
+            legacy.found |= {encoding} if encoding else set()
+        parts.append(text)
+    joined = "".join(parts)
+    if not hinted:
+        joined, encoding = read_legacy(joined)
+        legacy.found |= {encoding} if encoding else set()
+    return joined
 
 
-def _cell_text(tc: _Element) -> CellValue:
+def _attr(element: _Element, path: str) -> str | None:
+    found = element.xpath(path)
+    return str(found[0].get(_VAL)) if found and found[0].get(_VAL) is not None else None
+
+
+def _run_font(run: _Element, paragraph_style: str | None, fonts: _StyleFonts) -> str | None:
+    """The run's Latin font: its own, else its character style's, its paragraph style's, the default."""
+    found = run.xpath("w:rPr/w:rFonts")
+    if found:
+        name = found[0].get(qn("w:ascii")) or found[0].get(qn("w:hAnsi"))
+        if name:
+            return str(name)
+    for style in (_attr(run, "w:rPr/w:rStyle"), paragraph_style):
+        name = fonts.of(style)
+        if name:
+            return name
+    return fonts.default
+
+
+@dataclass
+class _StyleFonts:
+    """Font names of the document's styles (following `w:basedOn`) and of its defaults."""
+
+    own: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # id -> (font, based on)
+    default: str | None = None
+
+    def of(self, style: str | None, depth: int = 0) -> str | None:
+        if style is None or style not in self.own or depth > 10:
+            return None
+        font, based_on = self.own[style]
+        return font or self.of(based_on, depth + 1)
+
+
+@dataclass
+class _Legacy:
+    """What the walk needs to read old Vietnamese encodings: the style fonts, and the encodings met."""
+
+    fonts: _StyleFonts
+    found: set[Encoding] = field(default_factory=set)
+
+
+def _style_fonts(part: Any) -> _StyleFonts:
+    fonts = _StyleFonts()
+    try:
+        styles = parse_xml(part.part_related_by(_STYLES_RELATION).blob)
+    except (KeyError, AttributeError):
+        return fonts  # no styles part: direct formatting only
+    for style in styles.iterchildren(qn("w:style")):
+        found = style.xpath("w:rPr/w:rFonts")
+        font = (found[0].get(qn("w:ascii")) or found[0].get(qn("w:hAnsi"))) if found else None
+        fonts.own[str(style.get(qn("w:styleId")))] = (font, _attr(style, "w:basedOn"))
+    default = styles.xpath("w:docDefaults/w:rPrDefault/w:rPr/w:rFonts")
+    fonts.default = (default[0].get(qn("w:ascii")) or default[0].get(qn("w:hAnsi"))) if default else None
+    return fonts
+
+
+def _cell_text(tc: _Element, legacy: _Legacy) -> CellValue:
     """The cell's paragraphs joined by line breaks; a nested table contributes its row lines."""
     pieces: list[str] = []
     for block in _content(tc, (_P, _TBL)):
         if block.tag == _P:
-            pieces.append(_paragraph_text(block))
+            pieces.append(_paragraph_text(block, legacy))
         else:
-            pieces.extend(_read_table(block).lines)
+            pieces.extend(_read_table(block, legacy).lines)
     text = "\n".join(pieces).strip()
     return text or None
 
@@ -145,7 +263,7 @@ class _Placed:
         return self.col + self.span - 1
 
 
-def _place_cells(tbl: _Element) -> list[list[_Placed]]:
+def _place_cells(tbl: _Element, legacy: _Legacy) -> list[list[_Placed]]:
     """The cells of a table by grid position; bounded to MAX_ROWS × MAX_COLS whatever spans it declares."""
     placed: list[list[_Placed]] = []
     for r, tr in enumerate(_content(tbl, (_TR,))):
@@ -157,7 +275,7 @@ def _place_cells(tbl: _Element) -> list[list[_Placed]]:
             if col >= MAX_COLS:
                 break
             span = min(max(1, _int_prop(tc, "w:tcPr/w:gridSpan", 1)), MAX_COLS - col)
-            row.append(_Placed(r, col, span, _cell_text(tc), _vmerge(tc)))
+            row.append(_Placed(r, col, span, _cell_text(tc, legacy), _vmerge(tc)))
             col += span
         placed.append(row)
     return placed
@@ -180,8 +298,8 @@ def _vmerge(tc: _Element) -> str | None:
     return "restart" if found[0].get(_VAL) == "restart" else "continue"
 
 
-def _read_table(tbl: _Element) -> _Table:
-    placed = _place_cells(tbl)
+def _read_table(tbl: _Element, legacy: _Legacy) -> _Table:
+    placed = _place_cells(tbl, legacy)
     width = max((cell.col + cell.span for row in placed for cell in row), default=0)
     rows: list[list[CellValue]] = [[None] * width for _ in placed]
     ranges: dict[tuple[int, int], list[int]] = {}

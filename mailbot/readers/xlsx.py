@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 import zipfile
+from dataclasses import replace
 from io import BytesIO
 
 import openpyxl
@@ -16,6 +17,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from mailbot.model import CellValue, Finding, Grid, ReadResult
 from mailbot.readers import MAX_COLS, MAX_ROWS, Merge, make_grid, plain
+from mailbot.readers.legacy_vn import encoding_of_font
 from mailbot.readers.sniff import too_complex, unreadable
 from mailbot.readers.xlsx_limits import workbook_excess
 
@@ -60,6 +62,7 @@ def _read(name: str, data: bytes) -> tuple[list[Grid], list[Finding]]:
     try:
         for sheet in book.worksheets:
             grid, notes = make_grid(name, sheet.title, _cells(sheet), _merges(sheet))
+            grid = replace(grid, fonts=_legacy_fonts(sheet)) if grid else None
             room -= sum(len(row) for row in grid.rows) if grid else 0
             if room < 0:
                 raise _TooComplex(f"các trang tính có hơn {MAX_RESULT_CELLS:,} ô".replace(",", "."))
@@ -73,6 +76,15 @@ def _read(name: str, data: bytes) -> tuple[list[Grid], list[Finding]]:
 def _cells(sheet: Worksheet) -> dict[tuple[int, int], CellValue]:
     """The sheet's stored cells, 0-based; never creates cells (a sheet may be sparse and huge)."""
     return {(r - 1, c - 1): plain(cell.value) for (r, c), cell in sheet._cells.items()}
+
+
+def _legacy_fonts(sheet: Worksheet) -> dict[tuple[int, int], str]:
+    """Text cells in a font of an old Vietnamese encoding (".VnTime", "VNI-Times"), for legacy_vn."""
+    return {
+        (r - 1, c - 1): cell.font.name
+        for (r, c), cell in sheet._cells.items()
+        if isinstance(cell.value, str) and cell.font is not None and encoding_of_font(cell.font.name)
+    }
 
 
 def _merges(sheet: Worksheet) -> list[Merge]:
