@@ -91,6 +91,11 @@ def configure(settings: ConvertSettings, root: Path | None = None) -> None:
     _state.settings, _state.root, _state.home = settings, root, None
 
 
+def current() -> ConvertSettings:
+    """How this process converts now."""
+    return _state.settings
+
+
 def program(settings: ConvertSettings | None = None) -> str | None:
     """The converter to run: `soffice.bin` beside the configured `soffice` when there is one, else the
     configured program itself; None when it is not installed."""
