@@ -249,3 +249,16 @@ def _processes_using(folder: Path) -> list[int]:
             if str(folder).encode() in command:
                 found.append(int(entry.name))
     return found
+
+
+@needs_libreoffice
+def test_a_pdf_beside_a_converted_file_changes_nothing_but_the_missing_appendix_being_asked_for_editable() -> None:
+    from tests.builders.sheets import pdf_bytes
+
+    rules = load_rules(default_rules_path())
+    files = [("sai_tong.ods", _bytes("sai_tong.ods"))]
+    alone = validate_files(files, rules)
+    beside = validate_files([*files, ("CongVan.pdf", pdf_bytes("Cong van"))], rules)
+    assert [t.to_dict() for t in beside.tasks] == [t.to_dict() for t in alone.tasks] and len(alone.tasks) == 3
+    codes = [f.code for f in alone.findings]
+    assert [f.code for f in beside.findings] == [c if c != "missing_document" else "pdf_only" for c in codes]
