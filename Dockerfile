@@ -21,6 +21,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     MAILBOT_CONFIG=/data/config.toml
 
+# LibreOffice (no GUI) converts .doc, .rtf, .odt and .ods attachments so they can be read (mailbot.readers.convert).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libreoffice-writer-nogui libreoffice-calc-nogui \
+    && rm -rf /var/lib/apt/lists/*
+
 COPY --from=build /dist/ /tmp/dist/
 RUN pip install --no-cache-dir /tmp/dist/mailbot-*.whl && rm -rf /tmp/dist
 # The example configuration, for reference (`docker cp mailbot:/usr/local/share/mailbot/config.example.toml .`).

@@ -6,9 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint typecheck pytest venv dovecot demo bench wheel clean
+.PHONY: test lint typecheck pytest venv dovecot libreoffice demo bench wheel clean
 
-test: venv dovecot lint typecheck pytest
+test: venv dovecot libreoffice lint typecheck pytest
 
 venv: $(VENV)/.installed
 
@@ -25,7 +25,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy mailbot
 
-pytest: venv dovecot
+pytest: venv dovecot libreoffice
 	$(BIN)/pytest -q
 
 # The tests start their own Dovecot (IMAP) on loopback, so its binary must be installed; they never use the
@@ -41,12 +41,26 @@ dovecot:
 	} || { echo "make: could not install Dovecot (dovecot-imapd), which the tests need; install it and rerun" >&2; \
 	  exit 1; }
 
+# LibreOffice converts .doc/.rtf/.odt/.ods attachments; it is optional: the tests that need it skip, saying why,
+# when it is absent. So this target tries to install Debian's packages and warns (never fails) when it cannot.
+LO_PROGRAM := /usr/lib/libreoffice/program
+
+libreoffice:
+	@{ [ -e $(LO_PROGRAM)/libswlo.so ] && [ -e $(LO_PROGRAM)/libsclo.so ]; } || { \
+	  echo "LibreOffice is missing: installing Debian's libreoffice-writer-nogui and libreoffice-calc-nogui"; \
+	  command -v apt-get >/dev/null 2>&1 \
+	    && $(SUDO) apt-get update -q \
+	    && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	       libreoffice-writer-nogui libreoffice-calc-nogui; \
+	} || echo "make: WARNING: could not install LibreOffice; the conversion tests will be SKIPPED" >&2
+
 demo: venv
 	$(BIN)/mailbot demo
 
-bench: venv dovecot
+bench: venv dovecot libreoffice
 	$(BIN)/python bench/validate_bench.py
 	$(BIN)/python bench/imap_latency.py
+	$(BIN)/python bench/conversion.py
 
 # The wheel a normal install uses (it carries rules/ and replies/ inside the package), in dist/.
 wheel: venv

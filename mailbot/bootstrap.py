@@ -11,6 +11,7 @@ from mailbot.config import Settings
 from mailbot.intake import ExtractLimits
 from mailbot.isolation import IsolatedReader
 from mailbot.ports import Mailbox, Sender, Tracker
+from mailbot.readers.convert import ConvertSettings
 from mailbot.replies import ReplyRenderer
 from mailbot.validation.rules_file import load_rules
 from mailbot.validation.schema import Rules
@@ -112,5 +113,17 @@ def build_app(settings: Settings) -> App:
             timeout_seconds=limits.parse_timeout_seconds,
             max_bytes=rules.limits.max_file_bytes,
             max_uncompressed=rules.limits.max_uncompressed_bytes,
+            convert=convert_settings(settings),
         ),
+    )
+
+
+def convert_settings(settings: Settings) -> ConvertSettings:
+    """How the reading worker runs LibreOffice: within the parse limits, whatever [convert] says."""
+    section, limits = settings.convert, settings.limits
+    return ConvertSettings(
+        enabled=section.enabled,
+        soffice=section.soffice,
+        timeout_seconds=min(section.timeout_seconds, limits.parse_timeout_seconds),
+        memory_mb=limits.parse_memory_mb,
     )

@@ -262,6 +262,7 @@ def check(ctx: click.Context, connect: bool) -> None:
         _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
     click.echo(f"{ctx.obj}: OK — mailbox {settings.mailbox.kind}, replies via {settings.smtp.kind}")
     click.echo(f"rules {settings.rules.file}: OK")
+    click.echo(_converter_line(settings))
     if connect:
         from mailbot.logs import configure_logging
         from mailbot.probe import exit_code, probe_all
@@ -271,6 +272,23 @@ def check(ctx: click.Context, connect: bool) -> None:
         for probe in probes:
             click.echo(probe.line())
         sys.exit(exit_code(probes))
+
+
+def _converter_line(settings: Settings) -> str:
+    """LibreOffice, which reads .doc/.rtf/.odt/.ods: present, turned off or missing (a warning, not a failure)."""
+    from mailbot.readers.convert import ConvertSettings, program
+
+    section = settings.convert
+    formats = ".doc, .rtf, .odt and .ods attachments"
+    if not section.enabled:
+        return f"convert: off ([convert] enabled = false): {formats} get a reply asking for .xlsx/.docx"
+    found = program(ConvertSettings(soffice=section.soffice))
+    if found is None:
+        return (
+            f"warning: LibreOffice not found ([convert] soffice = {section.soffice!r}): {formats} cannot be read "
+            "and get a reply asking for .xlsx/.docx; install libreoffice-writer-nogui and libreoffice-calc-nogui"
+        )
+    return f"convert: LibreOffice {found}: OK"
 
 
 @main.command()

@@ -152,6 +152,23 @@ class Limits(Section):
     parse_timeout_seconds: float = Field(default=120, gt=0)  # and the time
 
 
+def _program(value: str) -> str:
+    if not value.strip() or "\0" in value or value != value.strip():
+        raise ValueError(f'needs a program name or path, e.g. "soffice" or "/usr/bin/soffice" (got {value!r})')
+    return value
+
+
+class ConvertSection(Section):
+    """LibreOffice, which converts .doc, .rtf, .odt and .ods attachments (and flat .fodt/.fods) so they can be read.
+
+    Where it is not installed, or `enabled = false`, such a file gets a reply asking for .xlsx/.docx.
+    """
+
+    enabled: bool = True
+    soffice: Annotated[str, AfterValidator(_program)] = "soffice"  # a name looked up on PATH, or a path
+    timeout_seconds: float = Field(default=60, gt=0, le=600)  # per file; the parse timeout bounds it too
+
+
 class Replies(Section):
     templates: Path | None = None  # default: the replies/ folder shipped with mailbot
     attach_blank_forms: bool = True
@@ -206,6 +223,7 @@ class Settings(Section):
     alerts: AlertSettings = AlertSettings()
     reprocess: ReprocessSettings = ReprocessSettings()
     trust: TrustSettings = TrustSettings()
+    convert: ConvertSection = ConvertSection()
     _source: Path = PrivateAttr(default=Path("config.toml"))
 
     @property
@@ -290,10 +308,18 @@ def load_settings(path: Path | str) -> Settings:
                 update={"templates": _resolve(base, templates) if templates else None}
             ),
             "trust": settings.trust.resolved(path, base),
+            "convert": _resolve_program(base, settings.convert),
         }
     )
     resolved._source = path
     return resolved
+
+
+def _resolve_program(base: Path, section: ConvertSection) -> ConvertSection:
+    """A relative path to the converter ("bin/soffice") is relative to the config's folder; a bare name stays a name."""
+    if "/" not in section.soffice:
+        return section
+    return section.model_copy(update={"soffice": str(_resolve(base, Path(section.soffice)))})
 
 
 _S = TypeVar("_S", bound=Section)

@@ -5,6 +5,10 @@ not its memory or its schedule (RELIABILITY #38, #51). One worker process (start
 reads one file at a time under RLIMIT_AS; when it runs out of memory, dies or overruns
 its time, it is killed and replaced, and the file gets a finding that names it.
 
+Legacy and OpenDocument files are converted by LibreOffice inside the worker (mailbot.readers.convert):
+the converter is the worker's child, dies with it, and has the worker's time limit and memory cap. Each
+worker keeps its converter profile in a folder of its own under this reader's folder, removed with it.
+
 Ctrl-C is the parent's business: a terminal sends SIGINT to the whole process group, and the worker ignores
 it (from birth: it is started with SIGINT blocked), so it never prints a traceback of its own; the parent
 stops gracefully (`run`) or kills it (`once`).
@@ -19,13 +23,17 @@ import ctypes.util
 import multiprocessing
 import os
 import resource
+import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 from mailbot.logs import get_logger
 from mailbot.model import Finding, ReadResult
 from mailbot.readers import read_file
+from mailbot.readers.convert import ConvertSettings, configure
 from mailbot.readers.sniff import kind_from_name
 
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
@@ -65,11 +73,12 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _prepare_worker(headroom_bytes: int) -> None:
+def _prepare_worker(headroom_bytes: int, settings: ConvertSettings, folder: Path) -> None:
     """Runs in the worker: ignore Ctrl-C; die with the parent; allow the memory it uses now plus the headroom."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # a pending one is now discarded
     _die_with_parent()
+    configure(settings, folder)
     limit = _vm_size() + headroom_bytes
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
@@ -81,18 +90,33 @@ def _read(name: str, data: bytes, max_bytes: int, max_uncompressed: int) -> Read
 class IsolatedReader:
     """`read(name, data)` like `mailbot.readers.read_file`, in a capped child process."""
 
-    def __init__(self, *, memory_mb: int, timeout_seconds: float, max_bytes: int, max_uncompressed: int) -> None:
+    def __init__(
+        self,
+        *,
+        memory_mb: int,
+        timeout_seconds: float,
+        max_bytes: int,
+        max_uncompressed: int,
+        convert: ConvertSettings | None = None,
+    ) -> None:
         self.headroom = memory_mb * 1024 * 1024
         self.timeout = timeout_seconds
         self.limits = (max_bytes, max_uncompressed)
+        self.convert = convert or _convert_settings(memory_mb, timeout_seconds)
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._folder: Path | None = None  # the workers' converter profiles, made with the first worker
 
     def _executor(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="mailbot-readers-"))
             # spawn: a fresh interpreter that is mailbot's own child (safe beside threads, and it dies with us)
             context = multiprocessing.get_context("spawn")
             self._pool = cf.ProcessPoolExecutor(
-                max_workers=1, mp_context=context, initializer=_prepare_worker, initargs=(self.headroom,)
+                max_workers=1,
+                mp_context=context,
+                initializer=_prepare_worker,
+                initargs=(self.headroom, self.convert, self._folder),
             )
         return self._pool
 
@@ -117,15 +141,32 @@ class IsolatedReader:
         pool, self._pool = self._pool, None
         if pool is None:
             return False
-        for process in list(getattr(pool, "_processes", {}).values()):  # a stuck worker must not outlive its file
+        processes = list(getattr(pool, "_processes", {}).values())
+        for process in processes:  # a stuck worker must not outlive its file (its converter dies with it)
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            self._forget_worker(process.pid)
         return True
+
+    def _forget_worker(self, pid: int | None) -> None:
+        """Remove a killed worker's converter folder (a new worker makes its own)."""
+        if self._folder is not None and pid is not None:
+            for leftover in self._folder.glob(f"converter-{pid}-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+
+def _convert_settings(memory_mb: int, timeout_seconds: float) -> ConvertSettings:
+    """The default converter within this reader's limits."""
+    return ConvertSettings(timeout_seconds=min(60.0, timeout_seconds), memory_mb=memory_mb)
 
 
 def _too_complex(name: str, why: str) -> ReadResult:

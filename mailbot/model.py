@@ -102,7 +102,8 @@ class TextDocument:
     paragraphs: list[str]
 
 
-FileKind = Literal["xlsx", "xlsm", "xls", "docx", "docm", "pdf", "unknown"]
+#: What an attachment is; doc, rtf, odt, ods, fodt and fods are read after conversion (mailbot.readers.convert).
+FileKind = Literal["xlsx", "xlsm", "xls", "docx", "docm", "pdf", "doc", "rtf", "odt", "ods", "fodt", "fods", "unknown"]
 
 
 @dataclass

@@ -10,6 +10,7 @@ import pytest
 
 from mailbot.model import ReadResult
 from mailbot.readers import read_file
+from mailbot.readers.convert import ConvertSettings
 from mailbot.readers.pdf import read_pdf
 from mailbot.readers.xlsx import read_xlsx
 from tests.builders.sheets import (
@@ -23,6 +24,7 @@ from tests.builders.sheets import (
     zip_bytes,
     zip_members,
 )
+from tests.converter import converting
 
 ROWS: list[list[object]] = [["STT", "Tên nhiệm vụ"], [1, "Truyền thông"]]
 SHEET = "xl/worksheets/sheet1.xml"
@@ -172,8 +174,9 @@ def test_empty_or_garbage_bytes_cannot_be_opened(data: bytes) -> None:
     assert only(read_file("bang.xlsx", data)) == ("unreadable_file", "error")
 
 
-def test_a_legacy_word_doc_is_unsupported_and_the_submitter_is_asked_for_docx_or_xlsx() -> None:
-    result = read_file("thuyet_minh.doc", cfb_bytes(["WordDocument", "1Table"]))
+def test_a_legacy_word_doc_is_unsupported_where_nothing_converts_it_and_docx_or_xlsx_is_asked_for() -> None:
+    with converting(ConvertSettings(enabled=False)):
+        result = read_file("thuyet_minh.doc", cfb_bytes(["WordDocument", "1Table"]))
 
     assert only(result) == ("unsupported_format", "error")
     assert ".docx" in result.findings[0].hint and ".xlsx" in result.findings[0].hint
@@ -185,10 +188,11 @@ def test_a_legacy_office_file_mentioning_workbook_in_its_text_is_not_taken_for_a
     assert only(read_file("a.doc", data)) == ("unsupported_format", "error")
 
 
-def test_an_opendocument_spreadsheet_is_unsupported() -> None:
+def test_an_opendocument_spreadsheet_is_unsupported_where_nothing_converts_it() -> None:
     ods = zip_bytes({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"})
 
-    assert only(read_file("bang.ods", ods)) == ("unsupported_format", "error")
+    with converting(ConvertSettings(enabled=False)):
+        assert only(read_file("bang.ods", ods)) == ("unsupported_format", "error")
 
 
 def test_a_legacy_workbook_whose_stream_is_garbage_cannot_be_opened() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from mailbot.model import CellValue, FileKind, Finding, Grid, ReadResult
-from mailbot.readers.sniff import Limits, Sniffed, kind_from_name, problem, sniff, too_large
+from mailbot.readers.sniff import CONVERTED, Limits, Sniffed, kind_from_name, problem, sniff, too_large
 from mailbot.text import nfc
 
 __all__ = ["MAX_COLS", "MAX_ROWS", "Limits", "Sniffed", "ensure_safe_xml", "make_grid", "read_file", "sniff"]
@@ -62,7 +62,14 @@ def read_file(
 
 
 def _dispatch(kind: FileKind, name: str, data: bytes) -> ReadResult:
-    """Hand `data` to the reader of `kind`; readers are imported only when needed."""
+    """Hand `data` to the reader of `kind`; readers are imported only when needed.
+
+    Legacy and OpenDocument kinds are converted by LibreOffice first, then read by the docx/xlsx reader.
+    """
+    if kind in CONVERTED:
+        from mailbot.readers.convert import read_converted
+
+        return read_converted(kind, name, data)
     if kind in ("xlsx", "xlsm"):
         from mailbot.readers.xlsx import read_xlsx
 

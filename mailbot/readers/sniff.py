@@ -1,5 +1,8 @@
 """Recognise what an attachment really is from its bytes; the file name's extension is only a hint.
 
+Word 97-2003, RTF and OpenDocument files (zipped or flat XML) are recognised by their content and
+read after conversion (`CONVERTED`, see mailbot.readers.convert); an encrypted one is said to be encrypted.
+
 Also home of the findings every reader reports about a whole file, so that the wording stays alike.
 """
 
@@ -20,11 +23,28 @@ RATIO_FLOOR = 1 << 20
 XML_HEAD = 65_536
 CFB_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 
+#: Contents read as they are.
 READABLE: frozenset[str] = frozenset({"xlsx", "xlsm", "xls", "docx", "docm", "pdf"})
+#: Contents read after LibreOffice converts them, and what they become.
+CONVERTED: dict[str, str] = {"doc": "docx", "rtf": "docx", "odt": "docx", "fodt": "docx", "ods": "xlsx", "fods": "xlsx"}
 MACRO_KINDS: frozenset[str] = frozenset({"xlsm", "docm"})
-_FAMILY = {"xlsx": "xlsx", "xlsm": "xlsx", "xls": "xls", "docx": "docx", "docm": "docx", "pdf": "pdf"}
+#: Extensions of one family name the same format: no note when one holds the other (Word saved RTF as .doc).
+_FAMILY = {
+    "xlsx": "xlsx",
+    "xlsm": "xlsx",
+    "xls": "xls",
+    "docx": "docx",
+    "docm": "docx",
+    "pdf": "pdf",
+    "doc": "doc",
+    "rtf": "doc",
+    "odt": "odt",
+    "fodt": "odt",
+    "ods": "ods",
+    "fods": "ods",
+}
 #: Contents we recognise but never read: asking for a proper format beats calling them a mismatch.
-_UNSUPPORTED = frozenset({"doc", "ods", "odt", "odf", "xlsb", "office"})
+_UNSUPPORTED = frozenset({"odf", "xlsb", "office"})
 
 LABELS = {
     "xlsx": "bảng tính Excel (.xlsx)",
@@ -37,6 +57,9 @@ LABELS = {
     "pdf": "tệp PDF",
     "ods": "bảng tính OpenDocument (.ods)",
     "odt": "văn bản OpenDocument (.odt)",
+    "rtf": "văn bản RTF (.rtf)",
+    "fods": "bảng tính OpenDocument dạng XML (.fods)",
+    "fodt": "văn bản OpenDocument dạng XML (.fodt)",
     "odf": "tài liệu OpenDocument",
     "office": "tệp Office đời cũ",
     "html": "trang web (HTML)",
@@ -158,11 +181,18 @@ def extension(name: str) -> str:
 
 
 def _extension_of(content: str) -> str:
-    return f".{content}" if content in READABLE else ".xlsx"
+    return f".{content}" if content in READABLE or content in CONVERTED else ".xlsx"
 
 
-def _kind_of(ext: str) -> FileKind:
-    for kind in ("xlsx", "xlsm", "xls", "docx", "docm", "pdf"):
+_KINDS: tuple[FileKind, ...] = (
+    *("xlsx", "xlsm", "xls", "docx", "docm", "pdf"),
+    *("doc", "rtf", "odt", "ods", "fodt", "fods"),
+)
+
+
+def kind_of(ext: str) -> FileKind:
+    """The FileKind named `ext` ("unknown" for any other)."""
+    for kind in _KINDS:
         if ext == kind:
             return kind
     return "unknown"
@@ -170,7 +200,7 @@ def _kind_of(ext: str) -> FileKind:
 
 def kind_from_name(name: str) -> FileKind:
     """The kind the file name claims ("unknown" for any other extension)."""
-    return _kind_of(extension(name))
+    return kind_of(extension(name))
 
 
 def sniff(name: str, data: bytes, limits: Limits | None = None) -> Sniffed:
@@ -178,11 +208,11 @@ def sniff(name: str, data: bytes, limits: Limits | None = None) -> Sniffed:
     ext = extension(name)
     content, findings = detect(name, data, limits or Limits())
     if findings:
-        return Sniffed(_kind_of(ext), None, findings)
-    if content in READABLE and not _pdf_in_disguise(ext, content):
-        kind = _kind_of(content)
+        return Sniffed(kind_of(ext), None, findings)
+    if (content in READABLE or content in CONVERTED) and not _pdf_in_disguise(ext, content):
+        kind = kind_of(content)
         return Sniffed(kind, kind, _notes(name, ext, content))
-    return Sniffed(_kind_of(ext), None, [_rejection(name, ext, content)])
+    return Sniffed(kind_of(ext), None, [_rejection(name, ext, content)])
 
 
 def _pdf_in_disguise(ext: str, content: str) -> bool:
@@ -222,11 +252,16 @@ def detect(name: str, data: bytes, limits: Limits) -> tuple[str, list[Finding]]:
         return _inspect_zip(name, data, limits)
     if data.startswith(CFB_MAGIC):
         return _cfb_kind(data), []
-    return _plain_kind(data), []
+    kind = _plain_kind(data)
+    if kind in ("fods", "fodt") and _declares_doctype(data[:XML_HEAD]):
+        return kind, [unreadable(name, "tài liệu bị lỗi định dạng (có khai báo DOCTYPE)")]
+    return kind, []
 
 
 def _plain_kind(data: bytes) -> str:
     head = data[:1024]
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
+        return "rtf"
     if b"%PDF-" in head:
         return "pdf"
     if head.startswith((b"MZ", b"\x7fELF")):
@@ -235,7 +270,8 @@ def _plain_kind(data: bytes) -> str:
         return "archive"
     if head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"GIF8")):
         return "image"
-    return _markup_kind(head)
+    kind = _markup_kind(head)
+    return _flat_odf_kind(data) if kind == "xml" else kind
 
 
 def _markup_kind(head: bytes) -> str:
@@ -245,6 +281,22 @@ def _markup_kind(head: bytes) -> str:
     if text.startswith(b"<?xml"):
         return "xml"
     return "unknown"
+
+
+def _flat_odf_kind(data: bytes) -> str:
+    """A flat OpenDocument file (one XML document, .fods/.fodt) says its kind in `office:mimetype`."""
+    head = data[:16_384]
+    if b"<office:document" not in head:
+        return "xml"
+    if b'office:mimetype="application/vnd.oasis.opendocument.spreadsheet"' in head:
+        return "fods"
+    if b'office:mimetype="application/vnd.oasis.opendocument.text"' in head:
+        return "fodt"
+    return "xml"
+
+
+def _declares_doctype(head: bytes) -> bool:
+    return b"<!doctype" in head.replace(b"\x00", b"").lower()
 
 
 # --- legacy Office (Compound File Binary) ---------------------------------------------------------
@@ -260,14 +312,15 @@ _CFB_STREAMS: Sequence[tuple[str, str]] = (
 
 def _cfb_kind(data: bytes) -> str:
     for stream, kind in _CFB_STREAMS:
-        if _has_directory_entry(data, stream):
-            return kind
+        entry = _directory_entry(data, stream)
+        if entry != -1:
+            return "encrypted" if kind == "doc" and _word_encrypted(data, entry) else kind
     # No root entry: the directory is missing (a truncated file), so the container is broken.
-    return "office" if _has_directory_entry(data, "Root Entry") else "unknown"
+    return "office" if _directory_entry(data, "Root Entry") != -1 else "unknown"
 
 
-def _has_directory_entry(data: bytes, stream: str) -> bool:
-    """True when a CFB directory entry is named `stream`.
+def _directory_entry(data: bytes, stream: str) -> int:
+    """The offset of the CFB directory entry named `stream`, -1 when there is none.
 
     Directory entries are 128-byte records aligned on 128 bytes, the name in UTF-16LE with its byte
     length (terminator included) at offset 64; the same text inside a document's body will not
@@ -277,9 +330,29 @@ def _has_directory_entry(data: bytes, stream: str) -> bool:
     at = data.find(needle, 512)
     while at != -1:
         if at % 128 == 0 and int.from_bytes(data[at + 64 : at + 66], "little") == len(needle):
-            return True
+            return at
         at = data.find(needle, at + 1)
-    return False
+    return -1
+
+
+#: The Word binary format's File Information Block: its magic, and the fEncrypted / fObfuscated flags.
+_FIB_IDENT, _FIB_ENCRYPTED = 0xA5EC, 0x0100 | 0x8000
+
+
+def _word_encrypted(data: bytes, entry: int) -> bool:
+    """True when the WordDocument stream's FIB says the document is password-protected ([MS-DOC] 2.5.2).
+
+    That stream is at least 4096 bytes, so it lives in regular sectors: its first sector is the FIB's.
+    """
+    shift = int.from_bytes(data[30:32], "little")
+    start = int.from_bytes(data[entry + 116 : entry + 120], "little")
+    if not 9 <= shift <= 12 or start >= 0xFFFFFFFA:
+        return False
+    at = (start + 1) << shift
+    fib = data[at : at + 12]
+    if len(fib) < 12 or int.from_bytes(fib[0:2], "little") != _FIB_IDENT:
+        return False
+    return bool(int.from_bytes(fib[10:12], "little") & _FIB_ENCRYPTED)
 
 
 # --- zip containers (OOXML, OpenDocument) ---------------------------------------------------------
@@ -306,7 +379,7 @@ def _inspect_zip(name: str, data: bytes, limits: Limits) -> tuple[str, list[Find
             if excess:
                 return "archive", [too_complex(name, excess)]
             kind = _zip_kind(archive, infos)
-            if kind in READABLE and _has_doctype(archive, infos):
+            if (kind in READABLE or kind in CONVERTED) and _has_doctype(archive, infos):
                 return kind, [unreadable(name, "tài liệu bị lỗi định dạng (có khai báo DOCTYPE)")]
             return kind, []
     except _ZIP_ERRORS:
@@ -358,11 +431,22 @@ def _content_types_say_macro(archive: zipfile.ZipFile, names: set[str]) -> bool:
 def _odf_kind(archive: zipfile.ZipFile) -> str:
     with archive.open("mimetype") as stream:
         mimetype = stream.read(200)
+    if _odf_encrypted(archive):
+        return "encrypted"
     if mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
         return "ods"
     if mimetype.startswith(b"application/vnd.oasis.opendocument.text"):
         return "odt"
     return "odf"
+
+
+def _odf_encrypted(archive: zipfile.ZipFile) -> bool:
+    """A password-protected OpenDocument file lists `encryption-data` for its parts in the manifest."""
+    try:
+        with archive.open("META-INF/manifest.xml") as stream:
+            return b"encryption-data" in stream.read(XML_HEAD * 16)
+    except KeyError:
+        return False
 
 
 def _has_doctype(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> bool:
@@ -371,6 +455,6 @@ def _has_doctype(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> bool
         if info.filename.lower().endswith((".xml", ".rels", ".vml")):
             with archive.open(info) as stream:
                 head = stream.read(XML_HEAD)
-            if b"<!doctype" in head.replace(b"\x00", b"").lower():
+            if _declares_doctype(head):
                 return True
     return False
