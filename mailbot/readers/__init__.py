@@ -51,7 +51,8 @@ def read_file(
     if verdict.read_as is None:
         return ReadResult(file=name, kind=verdict.kind, findings=verdict.findings)
     result = _dispatch(verdict.read_as, name, data)
-    if verdict.read_as in ("xlsx", "xlsm", "xls"):  # Word text is converted run by run in the docx reader
+    read_as = CONVERTED.get(verdict.read_as, verdict.read_as)  # an .ods is read as the xlsx it became
+    if read_as in ("xlsx", "xlsm", "xls"):  # Word text is converted run by run in the docx reader
         from mailbot.readers.legacy_vn import convert_grids
 
         result.grids, legacy = convert_grids(name, result.grids)

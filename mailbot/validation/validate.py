@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from mailbot.model import Description, Finding, Grid, ReadResult, Task, ValidationResult
 from mailbot.readers import read_file
+from mailbot.readers.organization import find_organization
 from mailbot.readers.sections import looks_like_descriptions, parse_descriptions
 from mailbot.readers.table import RawTable, find_task_table, organization_from_lines
 from mailbot.validation.checks import (
@@ -161,9 +162,17 @@ def _unrecognised(read: ReadResult) -> list[Finding]:
 
 
 def _organization(tables: list[RawTable], reads: list[ReadResult]) -> str | None:
+    """Around the task table first; then in the other tables of the files (a Word document often sets the
+    national header block in a borderless table of its own above the task table); then in their text."""
     for table in tables:
         if table.organization:
             return table.organization
+    task_grids = {id(table.grid) for table in tables}
+    for read in reads:
+        for grid in read.grids:
+            name = None if id(grid) in task_grids else find_organization(grid, len(grid.rows))
+            if name:
+                return name
     for read in reads:
         name = organization_from_lines(read.text.paragraphs) if read.text else None
         if name:

@@ -333,7 +333,8 @@ def _flat_tcvn3(text: str) -> str:
 def legacy(encoding: str) -> Any:
     def make(work: Path) -> list[Path]:
         source = _legacy_fods(work, encoding)
-        return [_legacy_docx(work, encoding), convert(source, "xlsx", work), convert(source, "xls", work)]
+        made = [convert(source, fmt, work) for fmt in ("xlsx", "xls", "ods")]
+        return [_legacy_docx(work, encoding), *made]
 
     return make
 
