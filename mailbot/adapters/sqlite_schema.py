@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -102,5 +102,38 @@ MIGRATIONS: dict[int, list[str]] = {
     4: [  # S/MIME: the signature of the version's message (JSON) and its PDFs signed in themselves (JSON list)
         "ALTER TABLE versions ADD COLUMN signature TEXT",
         "ALTER TABLE versions ADD COLUMN signed_copies TEXT",
+    ],
+    5: [  # the officer's side: the submitter's own words per version, mail of mailbot's own kinds, jobs done once
+        "ALTER TABLE versions ADD COLUMN note TEXT",  # the submitter's text, quoted replies and signature cut
+        "ALTER TABLE versions ADD COLUMN note_asks INTEGER NOT NULL DEFAULT 0",  # 1: the text asks for something
+        """CREATE TABLE outbox_v5 (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL DEFAULT 'reply'
+                CHECK (kind IN ('reply', 'alert', 'reminder', 'digest', 'forward')),
+            message_row INTEGER REFERENCES messages(id),
+            submission_id INTEGER REFERENCES submissions(id),
+            reply_id TEXT NOT NULL UNIQUE,
+            recipient TEXT NOT NULL,
+            raw BLOB NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'uncertain')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            next_attempt_at TEXT,
+            failed_at TEXT
+        )""",
+        "INSERT INTO outbox_v5 SELECT id, kind, message_row, submission_id, reply_id, recipient, raw, state,"
+        " attempts, last_error, created_at, sent_at, next_attempt_at, failed_at FROM outbox",
+        "DROP TABLE outbox",
+        "ALTER TABLE outbox_v5 RENAME TO outbox",
+        "CREATE INDEX outbox_by_recipient ON outbox(recipient, created_at)",
+        "CREATE INDEX outbox_by_state ON outbox(state)",
+        """CREATE TABLE jobs (
+            key TEXT PRIMARY KEY,  -- e.g. 'reminder:before-7:<unit>' or 'digest:2023-04-20': done exactly once
+            done_at TEXT NOT NULL,
+            outbox_id INTEGER REFERENCES outbox(id),
+            detail TEXT
+        )""",
     ],
 }
