@@ -106,6 +106,11 @@ MIGRATIONS: dict[int, list[str]] = {
     5: [  # the officer's side: the submitter's own words per version, mail of mailbot's own kinds, jobs done once
         "ALTER TABLE versions ADD COLUMN note TEXT",  # the submitter's text, quoted replies and signature cut
         "ALTER TABLE versions ADD COLUMN note_asks INTEGER NOT NULL DEFAULT 0",  # 1: the text asks for something
+        # lateness and correctness are two facts: `late` beside a status that is accepted or needs_correction
+        "ALTER TABLE versions ADD COLUMN late INTEGER NOT NULL DEFAULT 0",
+        "UPDATE versions SET late = 1, status = CASE WHEN EXISTS (SELECT 1 FROM json_each(versions.findings)"
+        " WHERE json_extract(value, '$.severity') = 'error') THEN 'needs_correction' ELSE 'accepted' END"
+        " WHERE status = 'late'",
         """CREATE TABLE outbox_v5 (
             id INTEGER PRIMARY KEY,
             kind TEXT NOT NULL DEFAULT 'reply'
