@@ -183,7 +183,9 @@ def export(ctx: click.Context, as_json: bool) -> None:
     except LedgerError as exc:
         _fail(f"mailbot: {exc}", EX_IOERR)
     try:
-        click.echo(json.dumps(export_document(ledger), ensure_ascii=False, indent=2, allow_nan=False))
+        click.echo(
+            json.dumps(export_document(ledger, settings.storage.tracker), ensure_ascii=False, indent=2, allow_nan=False)
+        )
     finally:
         ledger.close()
 

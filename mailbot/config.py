@@ -13,7 +13,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal, NoReturn, TypeVar, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from mailbot.errors import ConfigError
 from mailbot.shipped import shipped_folder
@@ -190,6 +190,24 @@ class ReprocessSettings(Section):
     notify: bool = False  # a reprocessed submission whose status changes gets a reply
 
 
+class OfficerSettings(Section):
+    """The officer who reads the workbook: a message whose words ask for something is forwarded to them once."""
+
+    email: str | None = None  # e.g. "quangch@moit.gov.vn"; unset: such notes are only highlighted in the workbook
+
+    @field_validator("email")
+    @classmethod
+    def _one_address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from mailbot.addresses import AddressError, parse_mailbox
+
+        try:
+            return parse_mailbox(value.strip())[1]
+        except AddressError as exc:
+            raise ValueError(f"not one e-mail address: {exc}") from exc
+
+
 class TrustSettings(Section):
     """The CAs whose S/MIME signatures count as `valid` (e.g. the national government CA, VNPT-CA, Viettel-CA);
     PEM bundles or DER certificates. A signature that chains to none of them is recorded as `untrusted`."""
@@ -223,6 +241,7 @@ class Settings(Section):
     alerts: AlertSettings = AlertSettings()
     reprocess: ReprocessSettings = ReprocessSettings()
     trust: TrustSettings = TrustSettings()
+    officer: OfficerSettings = OfficerSettings()
     convert: ConvertSection = ConvertSection()
     _source: Path = PrivateAttr(default=Path("config.toml"))
 

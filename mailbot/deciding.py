@@ -10,11 +10,8 @@ and the boundary in pipeline.py records the message as `failed` instead.
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import re
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import PurePath
 from typing import Any
 
@@ -22,12 +19,14 @@ from mailbot.adapters.sqlite_ledger import SubmissionRecord
 from mailbot.adapters.sqlite_state import now_utc
 from mailbot.bootstrap import App
 from mailbot.faults import checkpoint
+from mailbot.forward import forward_to_officer
 from mailbot.intake import classify, extract_attachments
 from mailbot.intake.bounce import quoted_reply_ids
 from mailbot.intake.certificates import trusted_certificates
 from mailbot.intake.signed import is_encrypted
 from mailbot.logs import get_logger
 from mailbot.model import Attachment, Finding, Inbound, ReadResult, SignatureInfo, ValidationResult
+from mailbot.notes import NOTE_LIMIT, asks_for_something, own_words
 from mailbot.ports import Fetched
 from mailbot.readers import read_file
 from mailbot.replies import ReplyContent, ReplyKind, build_reply, choose_recipient, reply_message_id
@@ -35,7 +34,6 @@ from mailbot.validation.validate import validate_reads
 
 #: What a submitter may attach beside the appendices without it counting as a new version (logos, cards, invites).
 NOT_APPENDIX = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".ics", ".vcf", ".p7s", ".htm", ".html"})
-NOTE_LIMIT = 500  # characters of a note kept in the ledger
 
 
 @dataclass
@@ -52,6 +50,18 @@ class Decision:
     continues: SubmissionRecord | None = None  # the submission a note belongs to
     signature: SignatureInfo | None = None  # the message's S/MIME signature
     signed_copies: list[str] = field(default_factory=list)  # attached PDFs signed in themselves
+    note: str = ""  # the sender's own words (a version's "Lời nhắn"; a noted message keeps them as its reason)
+
+    @property
+    def status(self) -> str | None:
+        """accepted | needs_correction for a version (lateness is `late`, beside it); None without one."""
+        if self.result is None:
+            return None
+        return "needs_correction" if self.result.has_errors else "accepted"
+
+    @property
+    def note_asks(self) -> bool:
+        return asks_for_something(self.note)
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,8 @@ def record(app: App, fetched: Fetched, inbound: Inbound, *, reply_id: str | None
         receipt = submission.receipt
     if decision.reply is not None:
         queue_reply(app, inbound, row, submission, version, fetched.arrived_at, decision, reply_id=reply_id)
+    if decision.note_asks and app.settings.officer.email and decision.action not in ("ignored", "duplicate"):
+        forward_to_officer(app, inbound, row, receipt, decision.note)
     checkpoint("recorded")
     return Recorded(row, decision, receipt)
 
@@ -123,6 +135,7 @@ def decide(
         kind = "late"
     action = "correction_sent" if kind == "correction" else "acknowledged"
     decision = Decision(action, "late" if late else None, kind, result=result, late=late, files=files)
+    decision.note = own_words(inbound.raw)
     decision.signature, decision.signed_copies = extraction.signature, extraction.signed_copies
     if not limit:
         return decision
@@ -147,33 +160,12 @@ def _note_on(app: App, inbound: Inbound, attachments: list[Attachment]) -> Decis
     earlier = continued_submission(app, inbound)
     if earlier is None:
         return None
-    return Decision("noted", _note_text(inbound), continues=earlier)
+    return Decision("noted", _note_text(inbound), continues=earlier, note=own_words(inbound.raw))
 
 
 def _note_text(inbound: Inbound) -> str:
-    """The submitter's own words: the text part without quoted lines, or the subject."""
-    text = _plain_text(inbound)
-    lines: list[str] = []
-    for line in text.splitlines():
-        if line.startswith(">") or re.match(r"^(On .+ wrote:|Vào .+ đã viết:|-----Original Message-----)", line):
-            break
-        if line.strip() in ("--", "-- "):
-            break
-        if line.strip():
-            lines.append(line.strip())
-    words = " ".join(lines) or inbound.subject
-    return words[:NOTE_LIMIT]
-
-
-def _plain_text(inbound: Inbound) -> str:
-    try:
-        msg = email.message_from_bytes(inbound.raw[:2_000_000], policy=email.policy.default)
-        if not isinstance(msg, EmailMessage):
-            return ""
-        body = msg.get_body(preferencelist=("plain",))
-        return str(body.get_content())[:20_000] if body is not None else ""
-    except Exception:  # a note is a courtesy to the officer; a body that cannot be read leaves the subject
-        return ""
+    """The submitter's own words (quoted reply and signature cut, mailbot.notes), or the subject when none."""
+    return own_words(inbound.raw) or inbound.subject[:NOTE_LIMIT]
 
 
 def _bounced_replies(app: App, raw: bytes, reason: str) -> list[str]:
@@ -241,14 +233,16 @@ def submission_for(app: App, inbound: Inbound, at: dt.datetime) -> SubmissionRec
 
 
 def add_version(app: App, submission: SubmissionRecord, row: int, received_at: dt.datetime, decision: Decision) -> int:
-    result = decision.result
-    assert result is not None
-    status = "late" if decision.late else ("needs_correction" if result.has_errors else "accepted")
+    result, status = decision.result, decision.status
+    assert result is not None and status is not None
     return app.ledger.add_version(
         submission,
         message_row=row,
         received_at=received_at,
         status=status,
+        late=decision.late,
+        note=decision.note or None,
+        note_asks=decision.note_asks,
         organization=result.organization,
         tasks=[t.to_dict() for t in result.tasks],
         findings=[f.to_dict() for f in result.findings],
@@ -309,7 +303,9 @@ def queue_reply(
 def describe(decision: Decision) -> dict[str, Any]:
     """What changed for `reprocess --dry-run` and the logs: the action, the status, the number of findings."""
     result = decision.result
-    status = None
-    if result is not None:
-        status = "late" if decision.late else ("needs_correction" if result.has_errors else "accepted")
-    return {"action": decision.action, "status": status, "findings": len(result.findings) if result else 0}
+    return {
+        "action": decision.action,
+        "status": decision.status,
+        "late": decision.late,
+        "findings": len(result.findings) if result else 0,
+    }

@@ -244,7 +244,8 @@ class Extraction:
 
 # ---------------------------------------------------------------- the tracker's read model
 
-SubmissionStatus = Literal["accepted", "needs_correction", "late"]
+#: Correctness of a version; lateness is a fact of its own (`late`) beside it.
+SubmissionStatus = Literal["accepted", "needs_correction"]
 
 
 @dataclass
@@ -269,6 +270,21 @@ class SubmissionView:
     files: list[ArchivedFile] = field(default_factory=list)
     signature: dict[str, Any] | None = None  # SignatureInfo.to_dict() of the version's message
     signed_copies: list[str] = field(default_factory=list)  # names of its digitally signed PDFs
+    late: bool = False  # received after the deadline (whatever its status)
+    note: str | None = None  # the submitter's own words with the latest version (quotes and signature cut)
+    note_asks: bool = False  # the note asks for something (mailbot.notes.asks_for_something)
+    decision: str | None = None  # the officer's "Quyết định", read back from the workbook (export only)
+
+
+@dataclass
+class VersionFile:
+    """One attachment of one version, for the tracker's folder of files (ho-so/<receipt>/v<N>/)."""
+
+    receipt: str
+    version: int
+    received_at: dt.datetime
+    name: str  # the attachment's name as received (sanitised at extraction)
+    source: str  # absolute path of the archived copy
 
 
 @dataclass
@@ -286,6 +302,8 @@ class MessageView:
     reply_error: str | None = None  # why the reply failed or waits
     error_id: str | None = None  # for a failed message: the id its log lines carry
     reprocessed_at: str | None = None  # when `mailbot reprocess` last ran it again (UTC, ISO 8601)
+    note: str | None = None  # the sender's own words: the version's note, or the text of a `noted` message
+    note_asks: bool = False
 
 
 @dataclass
@@ -294,3 +312,5 @@ class TrackerData:
     messages: list[MessageView]
     orientations: dict[int, str]  # code -> short name, for the statistics sheet
     generated_at: dt.datetime
+    files: list[VersionFile] = field(default_factory=list)  # every version's attachments, oldest first
+    call: str = ""  # the call's short title, for the printed header

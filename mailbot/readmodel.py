@@ -8,11 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from mailbot.adapters.sqlite_ledger import SqliteLedger
 from mailbot.archive import Archive
-from mailbot.model import ArchivedFile, MessageView, SubmissionView, TrackerData
+from mailbot.model import ArchivedFile, MessageView, SubmissionView, TrackerData, VersionFile
 from mailbot.validation.schema import Rules
 
 
@@ -34,10 +35,26 @@ def message_views(ledger: SqliteLedger) -> list[MessageView]:
     return [MessageView(sender=row.pop("from"), **row) for row in ledger.message_log()]
 
 
+def version_files(ledger: SqliteLedger, archive: Archive) -> list[VersionFile]:
+    """Every version's attachments with where their archived copies are."""
+    return [
+        VersionFile(row["receipt"], row["version"], row["received_at"], f["name"], str(archive.path_of(f["sha256"])))
+        for row in ledger.version_files()
+        for f in row["files"]
+    ]
+
+
 def tracker_data(ledger: SqliteLedger, archive: Archive, rules: Rules) -> TrackerData:
     column = rules.column("dinh_huong")
     orientations = {v.code: v.name for v in column.values} if column else {}
-    return TrackerData(submission_views(ledger, archive), message_views(ledger), orientations, dt.datetime.now(dt.UTC))
+    return TrackerData(
+        submission_views(ledger, archive),
+        message_views(ledger),
+        orientations,
+        dt.datetime.now(dt.UTC),
+        files=version_files(ledger, archive),
+        call=rules.call.title,
+    )
 
 
 def _time(moment: dt.datetime) -> str:
@@ -58,10 +75,24 @@ def strictly_json(value: Any) -> Any:
     return value
 
 
-def export_document(ledger: SqliteLedger) -> dict[str, Any]:
-    """{"submissions": [...], "messages": [...]} in the shape other tools rely on; always strict JSON."""
+def read_decisions(tracker: Path | None) -> dict[str, str]:
+    """The officer's "Quyết định" per receipt, from the workbook (none without one)."""
+    if tracker is None:
+        return {}
+    from mailbot.adapters.xlsx_tracker import XlsxTracker
+
+    return XlsxTracker(tracker).read_decisions()
+
+
+def export_document(ledger: SqliteLedger, tracker: Path | None = None) -> dict[str, Any]:
+    """{"submissions": [...], "messages": [...]} in the shape other tools rely on; always strict JSON.
+
+    `status` is accepted | needs_correction and `late` says whether it came after the deadline; `decision`
+    is what the officer wrote in the workbook's "Quyết định" column (None when nothing)."""
+    decisions = read_decisions(tracker)
     submissions = []
     for view in submission_views(ledger):
+        view.decision = decisions.get(view.receipt) or None
         item = asdict(view)
         del item["files"]
         item["first_received_at"], item["last_received_at"] = (
@@ -72,7 +103,7 @@ def export_document(ledger: SqliteLedger) -> dict[str, Any]:
     messages = []
     for message in message_views(ledger):
         item = asdict(message)
-        del item["reply_state"], item["reply_error"]
+        del item["reply_state"], item["reply_error"], item["note"], item["note_asks"]  # a noted reason is its note
         item["from"] = item.pop("sender")
         item["received_at"] = _time(message.received_at)
         messages.append(item)

@@ -47,6 +47,7 @@ class Change:
 
 def _show(outcome: dict[str, Any]) -> str:
     status = f" / {outcome['status']}" if outcome.get("status") else ""
+    status += " / late" if outcome.get("late") else ""
     return f"{outcome['action']}{status}"
 
 
@@ -83,9 +84,9 @@ def _rerun_one(app: App, row: dict[str, Any], *, dry_run: bool, notify: bool) ->
 
 def _before(app: App, row: dict[str, Any]) -> dict[str, Any]:
     if row["submission_id"] and row["version"]:
-        status, codes = app.ledger.version_outcome(row["submission_id"], row["version"])
-        return {"action": row["action"], "status": status, "findings": codes}
-    return {"action": row["action"], "status": None, "findings": []}
+        status, late, codes = app.ledger.version_outcome(row["submission_id"], row["version"])
+        return {"action": row["action"], "status": status, "late": late, "findings": codes}
+    return {"action": row["action"], "status": None, "late": False, "findings": []}
 
 
 def _decide_again(
@@ -99,7 +100,8 @@ def _decide_again(
     app.ledger.rerun_recorded(row["row"], action=decision.action, reason=decision.reason)
     if decision.result is None:
         return after
-    if row["submission_id"] and before["status"] == after["status"] and before["findings"] == after["findings"]:
+    same = all(before[key] == after[key] for key in ("status", "late", "findings"))
+    if row["submission_id"] and same:
         return after  # the same version as before: only the action is restored (e.g. failed after moving)
     known = app.ledger.submission_by_id(row["submission_id"]) if row["submission_id"] else None
     submission = known or submission_for(app, inbound, fetched.arrived_at)
@@ -116,9 +118,9 @@ def _decide_again(
 def _outcome(decision: Decision) -> dict[str, Any]:
     result = decision.result
     if result is None:
-        return {"action": decision.action, "status": None, "findings": []}
-    status = "late" if decision.late else ("needs_correction" if result.has_errors else "accepted")
-    return {"action": decision.action, "status": status, "findings": sorted(f.code for f in result.findings)}
+        return {"action": decision.action, "status": None, "late": False, "findings": []}
+    codes = sorted(f.code for f in result.findings)
+    return {"action": decision.action, "status": decision.status, "late": decision.late, "findings": codes}
 
 
 def _failed_again(app: App, row: dict[str, Any], exc: Exception, *, dry_run: bool) -> dict[str, Any]:

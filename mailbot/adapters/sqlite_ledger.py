@@ -249,6 +249,9 @@ class SqliteLedger(LedgerViews, RunState):
         message_row: int,
         received_at: dt.datetime,
         status: str,
+        late: bool = False,
+        note: str | None = None,
+        note_asks: bool = False,
         organization: str | None,
         tasks: list[dict[str, Any]],
         findings: list[dict[str, Any]],
@@ -258,14 +261,18 @@ class SqliteLedger(LedgerViews, RunState):
     ) -> int:
         version = submission.versions + 1
         self.db.execute(
-            "INSERT INTO versions (submission_id, version, message_row, received_at, status, organization, tasks,"
-            " findings, files, signature, signed_copies) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO versions (submission_id, version, message_row, received_at, status, late, note, note_asks,"
+            " organization, tasks, findings, files, signature, signed_copies)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 submission.id,
                 version,
                 message_row,
                 utc_text(received_at),
                 status,
+                int(late),
+                note,
+                int(note_asks),
                 organization,
                 json.dumps(tasks, ensure_ascii=False),
                 json.dumps(findings, ensure_ascii=False),
@@ -296,6 +303,9 @@ class SqliteLedger(LedgerViews, RunState):
             " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
             (kind, message_row, submission_id, reply_id, recipient, raw, utc_text(now_utc())),
         )
+
+    def outbox_has(self, reply_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM outbox WHERE reply_id = ?", (reply_id,)).fetchone() is not None
 
     def replies_since(self, since: dt.datetime, recipient: str | None = None) -> int:
         sql = "SELECT COUNT(*) FROM outbox WHERE kind = 'reply' AND created_at >= ?"

@@ -54,19 +54,21 @@ class LedgerViews:
         )
         return [dict(zip(keys, r, strict=True)) | {"received_at": parse_utc(r[5])} for r in rows]
 
-    def version_outcome(self, submission_id: int, version: int) -> tuple[str, list[str]]:
-        """(status, finding codes) of one version."""
+    def version_outcome(self, submission_id: int, version: int) -> tuple[str, bool, list[str]]:
+        """(status, late, finding codes) of one version."""
         row = self.db.execute(
-            "SELECT status, findings FROM versions WHERE submission_id = ? AND version = ?", (submission_id, version)
+            "SELECT status, late, findings FROM versions WHERE submission_id = ? AND version = ?",
+            (submission_id, version),
         ).fetchone()
-        return str(row[0]), sorted(f.get("code", "") for f in json.loads(row[1]))
+        return str(row[0]), bool(row[1]), sorted(f.get("code", "") for f in json.loads(row[2]))
 
     def latest_versions(self) -> list[dict[str, Any]]:
         """Each submission with its latest version and its first and last received times."""
         rows = self.db.execute(
             "SELECT s.receipt, s.sender, v.version, v.status, v.organization, v.tasks, v.findings, v.files,"
             " (SELECT MIN(received_at) FROM versions WHERE submission_id = s.id),"
-            " (SELECT MAX(received_at) FROM versions WHERE submission_id = s.id), v.signature, v.signed_copies"
+            " (SELECT MAX(received_at) FROM versions WHERE submission_id = s.id), v.signature, v.signed_copies,"
+            " v.late, v.note, v.note_asks"
             " FROM submissions s JOIN versions v ON v.submission_id = s.id"
             " AND v.version = (SELECT MAX(version) FROM versions WHERE submission_id = s.id)"
             " ORDER BY s.id"
@@ -79,16 +81,31 @@ class LedgerViews:
                 item[key] = json.loads(item[key])
             item["first_received_at"], item["last_received_at"] = parse_utc(row[8]), parse_utc(row[9])
             item["signature"], item["signed_copies"] = json.loads(row[10] or "null"), json.loads(row[11] or "[]")
+            item["late"], item["note"], item["note_asks"] = bool(row[12]), row[13], bool(row[14])
             out.append(item)
         return out
+
+    def version_files(self) -> list[dict[str, Any]]:
+        """Every version's attachments (receipt, version, received_at, files: [{name, sha256}]), oldest first."""
+        rows = self.db.execute(
+            "SELECT s.receipt, v.version, v.received_at, v.files FROM versions v"
+            " JOIN submissions s ON s.id = v.submission_id ORDER BY s.id, v.version"
+        ).fetchall()
+        keys = ("receipt", "version", "received_at", "files")
+        return [
+            dict(zip(keys, row, strict=True)) | {"received_at": parse_utc(row[2]), "files": json.loads(row[3])}
+            for row in rows
+        ]
 
     def message_log(self) -> list[dict[str, Any]]:
         """Every message with what was done, its receipt and the state of its reply, oldest first."""
         rows = self.db.execute(
             "SELECT m.message_id, m.sender, m.subject, m.received_at, m.action, m.reason, s.receipt,"
-            " o.state, o.last_error, m.error_id, m.reprocessed_at"
+            " o.state, o.last_error, m.error_id, m.reprocessed_at,"
+            " CASE WHEN m.action = 'noted' THEN m.reason ELSE v.note END, COALESCE(v.note_asks, 0)"
             " FROM messages m LEFT JOIN submissions s ON s.id = m.submission_id"
-            " LEFT JOIN outbox o ON o.id = (SELECT MAX(id) FROM outbox WHERE message_row = m.id)"
+            " LEFT JOIN outbox o ON o.id = (SELECT MAX(id) FROM outbox WHERE message_row = m.id AND kind = 'reply')"
+            " LEFT JOIN versions v ON v.id = (SELECT MAX(id) FROM versions WHERE message_row = m.id)"
             " ORDER BY m.received_at, m.id"
         ).fetchall()
         keys = (
@@ -103,10 +120,13 @@ class LedgerViews:
             "reply_error",
             "error_id",
             "reprocessed_at",
+            "note",
+            "note_asks",
         )
         out = []
         for row in rows:
             item = dict(zip(keys, row, strict=True))
             item["received_at"] = parse_utc(item["received_at"])
+            item["note_asks"] = bool(item["note_asks"])
             out.append(item)
         return out

@@ -3,8 +3,13 @@
 `write` builds the workbook into `.{name}.{pid}.tmp` beside the tracker, fsyncs it and `os.replace`s
 it over the tracker. When the tracker stays locked (open in Excel on a Windows share) the new
 workbook goes to `{stem}.pending.xlsx` instead and the old file is left exactly as it was. The
-officer's own column, "Ghi chú của cán bộ", is read back before every rebuild and written again
-beside its receipt; notes whose receipt is gone are kept in the hidden sheet "Ghi chú cũ".
+officer's own columns, "Quyết định" and "Ghi chú của cán bộ", are read back before every rebuild and
+written again beside their receipt; those whose receipt is gone are kept in the hidden sheet "Ghi chú cũ".
+Before the workbook, every version's attachments are copied from the archive to `ho-so/<receipt>/v<N>/`
+beside it (xlsx_tracker_files), which its links point at.
+
+Extra sheets: append a builder (`(Workbook, Book) -> None`, see xlsx_tracker_sheets.SheetBuilder) to
+`EXTRA_SHEETS` below; it runs after the standard sheets.
 """
 
 from __future__ import annotations
@@ -23,13 +28,31 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 
-from mailbot.adapters.xlsx_tracker_sheets import NOTE_HEADER, OLD_NOTES, RECEIPT_HEADER, SUBMISSIONS, build_workbook
+from mailbot.adapters.xlsx_tracker_files import place_files
+from mailbot.adapters.xlsx_tracker_sheets import (
+    DECISION_HEADER,
+    LEGACY_RECEIPT_HEADERS,
+    NOTE_HEADER,
+    OFFICER_HEADERS,
+    OLD_NOTES,
+    RECEIPT_HEADER,
+    SUBMISSIONS,
+    Book,
+    SheetBuilder,
+    build_workbook,
+)
 from mailbot.faults import checkpoint
 from mailbot.model import TrackerData
 from mailbot.ports import TrackerWrite
 
 #: How far down a sheet to look for the header row (the officer may have added a title above it).
 HEADER_SEARCH_ROWS = 10
+
+#: Sheets beyond the standard ones, in order (e.g. the roster's "Đơn vị").
+EXTRA_SHEETS: tuple[SheetBuilder, ...] = ()
+
+#: receipt → {officer header: text}
+Kept = dict[str, dict[str, str]]
 
 
 class XlsxTracker:
@@ -45,9 +68,10 @@ class XlsxTracker:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._remove_leftovers()
         notes = self._notes_for_rebuild()
+        placed = place_files(self.path.parent, data.files)
         tmp = self._temp_path(self.path)
         try:
-            save_synced(build_workbook(data, notes), tmp)
+            save_synced(build_workbook(Book(data, notes, placed), EXTRA_SHEETS), tmp)
             checkpoint("tracker_replacing")  # a crash here keeps the old tracker; the temp goes next run
             if self._replace(tmp, self.path):
                 self._discard_pending(notes)
@@ -61,14 +85,22 @@ class XlsxTracker:
 
     def read_notes(self) -> dict[str, str]:
         """Receipt → the officer's note, from the current workbook; empty when there is none or it cannot be read."""
+        return self._read_column(NOTE_HEADER)
+
+    def read_decisions(self) -> dict[str, str]:
+        """Receipt → the officer's "Quyết định", as read_notes."""
+        return self._read_column(DECISION_HEADER)
+
+    def _read_column(self, header: str) -> dict[str, str]:
         try:
-            return load_notes(self.path)
+            kept = load_notes(self.path)
         except Exception:  # an unreadable workbook has no notes we can use; any parser error means that
             return {}
+        return {receipt: values[header] for receipt, values in kept.items() if values.get(header)}
 
     # ------------------------------------------------------------ internals
 
-    def _notes_for_rebuild(self) -> dict[str, str]:
+    def _notes_for_rebuild(self) -> Kept:
         """The notes to carry over; an existing tracker that cannot be read is first copied aside, not lost."""
         if not self.path.exists():
             return {}
@@ -106,12 +138,13 @@ class XlsxTracker:
             return True
         return False
 
-    def _discard_pending(self, notes: dict[str, str]) -> None:
+    def _discard_pending(self, notes: Kept) -> None:
         """Remove a pending copy made obsolete by this write, unless it holds a note the tracker lacks."""
         if not self.pending_path.exists():
             return
         with suppress(Exception):  # unreadable or locked: leave it; the next write overwrites it anyway
-            if load_notes(self.pending_path).items() <= notes.items():
+            pending = load_notes(self.pending_path)
+            if all(notes.get(receipt, {}).items() >= values.items() for receipt, values in pending.items()):
                 self.pending_path.unlink()
 
 
@@ -142,39 +175,47 @@ def fsync_folder(folder: Path) -> None:
 # ---------------------------------------------------------------- reading the officer's notes
 
 
-def load_notes(path: Path) -> dict[str, str]:
-    """Notes from the hidden sheet of old notes, then from "Hồ sơ" (which wins for a receipt in both)."""
+def load_notes(path: Path) -> Kept:
+    """The officer's columns from the hidden sheet of old notes, then from "Hồ sơ" (which wins for a receipt)."""
     wb = load_workbook(path, read_only=True)
     try:
-        notes: dict[str, str] = {}
+        kept: Kept = {}
         for title in (OLD_NOTES, SUBMISSIONS):
             if title in wb.sheetnames:
-                notes.update(sheet_notes(wb[title].iter_rows(values_only=True)))
-        return notes
+                for receipt, values in sheet_notes(wb[title].iter_rows(values_only=True)).items():
+                    kept.setdefault(receipt, {}).update(values)
+        return kept
     finally:
         wb.close()  # release the handle at once: on Windows an open handle would block our own replace
 
 
-def sheet_notes(rows: Iterator[tuple[Any, ...]]) -> dict[str, str]:
+def sheet_notes(rows: Iterator[tuple[Any, ...]]) -> Kept:
     columns = find_note_columns(rows)
     if columns is None:
         return {}
-    receipt_at, note_at = columns
-    notes: dict[str, str] = {}
+    receipt_at, officer = columns
+    kept: Kept = {}
     for row in rows:
         receipt = as_text(row[receipt_at] if receipt_at < len(row) else None)
-        note = as_text(row[note_at] if note_at < len(row) else None)
-        if receipt and note:
-            notes[receipt] = f"{notes[receipt]}\n{note}" if receipt in notes and note != notes[receipt] else note
-    return notes
+        if not receipt:
+            continue
+        for header, index in officer.items():
+            value = as_text(row[index] if index < len(row) else None)
+            if value:
+                values = kept.setdefault(receipt, {})
+                old = values.get(header)
+                values[header] = f"{old}\n{value}" if old and old != value else value
+    return kept
 
 
-def find_note_columns(rows: Iterator[tuple[Any, ...]]) -> tuple[int, int] | None:
-    """Advance `rows` past the header row; the 0-based columns of the receipt and the note."""
+def find_note_columns(rows: Iterator[tuple[Any, ...]]) -> tuple[int, dict[str, int]] | None:
+    """Advance `rows` past the header row; the 0-based column of the receipt and of each officer column."""
     for _, row in zip(range(HEADER_SEARCH_ROWS), rows, strict=False):
         headers = [as_text(value) for value in row]
-        if RECEIPT_HEADER in headers and NOTE_HEADER in headers:
-            return headers.index(RECEIPT_HEADER), headers.index(NOTE_HEADER)
+        receipt = next((h for h in (RECEIPT_HEADER, *LEGACY_RECEIPT_HEADERS) if h in headers), None)
+        officer = {h: headers.index(h) for h in OFFICER_HEADERS if h in headers}
+        if receipt and officer:
+            return headers.index(receipt), officer
     return None
 
 

@@ -1,206 +1,120 @@
-"""The four sheets of the officer's tracking workbook, built from a `TrackerData` (no file I/O here).
+"""The sheets of the officer's tracking workbook, built from a `TrackerData` (no file I/O here).
 
-Every string that may come from submitted data goes through `put_text`: cleaned of characters XML
-cannot carry, truncated to Excel's cell limit, and stored as text (never a formula), with Excel's
-quote prefix so that editing the cell by hand does not turn it into one either.
+"Hồ sơ" (one row per submission, its latest version), "Nhiệm vụ" (one row per task), "Tệp hồ sơ" (one row
+per submitted file, each with its own link), "Nhật ký" (one row per message), "Thống kê" and "Biểu đồ"
+(the chart on a printable page of its own). Every text the officer reads comes from xlsx_labels.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.table import Table, TableStyleInfo
+from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
+from mailbot.adapters.xlsx_labels import (
+    ACTION_LABELS,
+    RECEIPT_TERM,
+    SIGNATURE_LABELS,
+    STATE_COLOURS,
+    STATES,
+    finding_line,
+    message_reason,
+    reply_text,
+    state,
+    status_label,
+    submission_label,
+)
+from mailbot.adapters.xlsx_tracker_cells import (
+    ASKS_FILL,
+    BOLD,
+    Column,
+    Link,
+    at,
+    colour,
+    fill_table,
+    print_setup,
+    put_text,
+    put_value,
+    to_vn,
+    vn_stamp,
+)
+from mailbot.adapters.xlsx_tracker_files import Placed, folder_target
+from mailbot.adapters.xlsx_tracker_tasks import build_tasks, orientation_code
 from mailbot.addresses import readable_address
-from mailbot.model import ArchivedFile, MessageView, SubmissionView, TrackerData
+from mailbot.model import MessageView, SubmissionView, TrackerData
+from mailbot.notes import asks_for_something
 
 SUBMISSIONS = "Hồ sơ"
 TASKS = "Nhiệm vụ"
+FILES = "Tệp hồ sơ"
 LOG = "Nhật ký"
 STATS = "Thống kê"
+CHART = "Biểu đồ"
 OLD_NOTES = "Ghi chú cũ"
-RECEIPT_HEADER = "Số biên nhận"
+RECEIPT_HEADER = RECEIPT_TERM
+LEGACY_RECEIPT_HEADERS = ("Số biên nhận",)  # what workbooks before issue 9 called it (their notes still read)
 NOTE_HEADER = "Ghi chú của cán bộ"
-
-VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
-DATE_FORMAT = "dd/mm/yyyy hh:mm"
-MONEY_FORMAT = "#,##0.0##"
-MAX_CELL_CHARS = 32_767
-TRUNCATION_MARK = "… [đã cắt bớt]"
+DECISION_HEADER = "Quyết định"
+OFFICER_HEADERS = (DECISION_HEADER, NOTE_HEADER)  # the officer's own columns, kept across rebuilds
 SUMMARY_FINDINGS = 5
-
-STATUS_LABELS = {"accepted": "Đã tiếp nhận", "needs_correction": "Cần chỉnh sửa", "late": "Nộp muộn"}
-STATUS_COLOURS = {  # soft fill, dark font: Excel's own "Good", "Neutral", "Bad"
-    "accepted": ("C6EFCE", "006100"),
-    "needs_correction": ("FFEB9C", "9C5700"),
-    "late": ("FFC7CE", "9C0006"),
-}
-ACTION_LABELS = {
-    "acknowledged": "Đã gửi xác nhận",
-    "correction_sent": "Đã yêu cầu chỉnh sửa",
-    "ignored": "Bỏ qua (thư tự động)",
-    "duplicate": "Trùng lặp",
-    "quarantined": "Cách ly",
-    "rate_limited": "Vượt giới hạn gửi",
-    "noted": "Ghi nhận lời nhắn",
-    "failed": "Lỗi xử lý (đã cách ly)",
-}
-SIGNATURE_LABELS = {"valid": "Hợp lệ", "untrusted": "Không xác minh được CA", "invalid": "Không hợp lệ"}
-REPLY_LABELS = {"pending": "Chờ gửi", "sent": "Đã gửi", "failed": "Gửi lỗi", "uncertain": "Chưa chắc đã gửi"}
-
-# Beyond openpyxl's control characters: lone surrogates and the two non-characters XML 1.0 forbids.
-_UNWRITABLE_RE = re.compile("[\ud800-\udfff\ufffe\uffff]")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_YEAR_MONTH_RE = re.compile(r"(\d{4})-(\d{1,2})")
-_TOP = Alignment(vertical="top")
-_WRAP = Alignment(vertical="top", wrap_text=True)
-_BOLD = Font(bold=True)
-_LINK_FONT = Font(color="0563C1", underline="single")
+NOTES_SHOWN = 3
 
 
-@dataclass(frozen=True)
-class Column:
-    header: str
-    width: float
-    kind: str = "text"  # text | wrap | int | money | date | link
+@dataclass
+class Book:
+    """What the sheet builders share: the data, the officer's own columns, where the files were put."""
+
+    data: TrackerData
+    kept: dict[str, dict[str, str]]  # receipt → {officer header: text}
+    placed: Placed = field(default_factory=dict)
+    orientation_table: tuple[int, int] = (0, 0)  # first and last row of the orientation table on "Thống kê"
+
+    @property
+    def stamp(self) -> str:
+        return vn_stamp(self.data.generated_at)
+
+    @property
+    def submissions(self) -> list[SubmissionView]:
+        return sorted(self.data.submissions, key=lambda s: (to_vn(s.first_received_at), s.receipt))
+
+    def setup(self, ws: Worksheet, title_rows: str | None = "1:1") -> None:
+        print_setup(ws, call=self.data.call or "Hồ sơ đề xuất nhiệm vụ", stamp=self.stamp, title_rows=title_rows)
 
 
-# ---------------------------------------------------------------- cells
-
-
-def clean_text(value: str) -> str:
-    """Drop characters an xlsx cannot hold and cut to Excel's limit (counted in UTF-16 units, as Excel does)."""
-    text = _UNWRITABLE_RE.sub("", ILLEGAL_CHARACTERS_RE.sub("", value))
-    if len(text) * 2 <= MAX_CELL_CHARS:
-        return text
-    units = text.encode("utf-16-le")
-    if len(units) <= 2 * MAX_CELL_CHARS:
-        return text
-    keep = units[: 2 * (MAX_CELL_CHARS - len(TRUNCATION_MARK))].decode("utf-16-le", errors="ignore")
-    return keep + TRUNCATION_MARK
-
-
-def put_text(cell: Cell, value: object) -> None:
-    """Store `value` as a text cell, whatever it starts with."""
-    text = clean_text(str(value))
-    cell.value = text
-    cell.data_type = "s"
-    if text.startswith(_FORMULA_STARTS):
-        cell.quotePrefix = True
-
-
-def to_vn(moment: dt.datetime) -> dt.datetime:
-    """Viet Nam wall-clock time without tzinfo (xlsx has no time zones); a naive time is taken as UTC."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return aware.astimezone(VN_TZ).replace(tzinfo=None)
-
-
-def at(ws: Worksheet, row: int, column: int) -> Cell:
-    cell = ws.cell(row, column)
-    assert isinstance(cell, Cell)  # this workbook merges no cells
-    return cell
-
-
-def put_value(cell: Cell, value: Any, kind: str) -> None:
-    if value is None or value == "":
-        return
-    if kind == "date" and isinstance(value, dt.datetime):
-        cell.value = to_vn(value)
-        cell.number_format = DATE_FORMAT
-    elif kind in ("int", "money") and isinstance(value, int | float) and not isinstance(value, bool):
-        cell.value = value
-        if kind == "money":
-            cell.number_format = MONEY_FORMAT
-    elif kind == "link" and isinstance(value, list):
-        put_files(cell, value)
-    else:
-        put_text(cell, value)
-
-
-def put_files(cell: Cell, files: list[ArchivedFile]) -> None:
-    """One cell for the archived files: every name, one per line; a link to the first file."""
-    if not files:
-        return
-    put_text(cell, "\n".join(f.name for f in files))
-    cell.hyperlink = file_uri(files[0].path)
-    cell.font = _LINK_FONT
-
-
-def file_uri(path: str) -> str:
-    try:
-        return Path(path).as_uri()
-    except ValueError:  # a relative path: the best we can do
-        return "file://" + path.replace("\\", "/")
-
-
-# ---------------------------------------------------------------- tables
-
-
-def fill_table(ws: Worksheet, name: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]], top: int = 1) -> int:
-    """Write a header and rows as an Excel table with filters; returns the last row used."""
-    for index, column in enumerate(columns, start=1):
-        put_text(at(ws, top, index), column.header)
-        at(ws, top, index).font = _BOLD
-        ws.column_dimensions[get_column_letter(index)].width = column.width
-    last = top
-    for last, values in enumerate(rows, start=top + 1):
-        for index, (column, value) in enumerate(zip(columns, values, strict=True), start=1):
-            cell = at(ws, last, index)
-            put_value(cell, value, column.kind)
-            cell.alignment = _WRAP if column.kind in ("wrap", "link") else _TOP
-    add_table(ws, name, len(columns), top, last)
-    return last
-
-
-def add_table(ws: Worksheet, name: str, width: int, top: int, last: int) -> None:
-    # An Excel table needs at least one row under its header: an empty one when there is no data.
-    ref = f"A{top}:{get_column_letter(width)}{max(last, top + 1)}"
-    table = Table(displayName=name, ref=ref)
-    table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
-    ws.add_table(table)
-
-
-def colour_status(cell: Cell, status: str) -> None:
-    fill, font = STATUS_COLOURS.get(status, ("FFFFFF", "000000"))
-    cell.fill = PatternFill("solid", start_color=fill, end_color=fill)
-    cell.font = Font(color=font)
+#: A sheet builder adds its sheet(s) to the workbook. More sheets (e.g. "Đơn vị") are added by appending here
+#: or through `build_workbook(extra=...)`; they run after the standard sheets, before the hidden one.
+SheetBuilder = Callable[[Workbook, Book], None]
 
 
 # ---------------------------------------------------------------- sheet 1: submissions
 
 SUBMISSION_COLUMNS = (
-    Column(RECEIPT_HEADER, 16),
-    Column("Đơn vị", 36, "wrap"),
-    Column("Người gửi", 28),
-    Column("Nhận lần đầu", 17, "date"),
-    Column("Nhận lần cuối", 17, "date"),
-    Column("Số lần nộp", 11, "int"),
-    Column("Trạng thái", 16),
-    Column("Số nhiệm vụ", 12, "int"),
-    Column("Tổng kinh phí (triệu đồng)", 16, "money"),
-    Column("Kinh phí NSNN (triệu đồng)", 16, "money"),
-    Column("Số lỗi", 9, "int"),
-    Column("Tóm tắt lỗi", 60, "wrap"),
-    Column("Chữ ký số", 36, "wrap"),
-    Column("Tệp lưu trữ", 36, "link"),
-    Column(NOTE_HEADER, 40, "wrap"),
+    Column(RECEIPT_HEADER, 17),
+    Column("Đơn vị", 24, "wrap"),
+    Column("Người gửi", 20, "wrap"),
+    Column("Nhận lần đầu", 16, "date"),
+    Column("Nhận lần cuối", 16, "date"),
+    Column("Số lần nộp", 7, "int"),
+    Column("Trạng thái", 14, "wrap"),
+    Column("Số nhiệm vụ", 8, "int"),
+    Column("Tổng kinh phí (triệu đồng)", 11, "money"),
+    Column("Kinh phí NSNN (triệu đồng)", 11, "money"),
+    Column("Số lỗi", 6, "int"),
+    Column("Tóm tắt lỗi", 36, "wrap"),
+    Column("Lời nhắn", 26, "wrap"),
+    Column("Chữ ký số", 16, "wrap"),
+    Column("Tệp (lần nộp cuối)", 14, "link"),
+    Column(DECISION_HEADER, 14, "wrap"),
+    Column(NOTE_HEADER, 20, "wrap"),
 )
 STATUS_COLUMN = 7
-
-
-def ordered(submissions: list[SubmissionView]) -> list[SubmissionView]:
-    return sorted(submissions, key=lambda s: (to_vn(s.first_received_at), s.receipt))
+NOTE_COLUMN = 13
 
 
 def budget(tasks: list[dict[str, Any]], key: str) -> float:
@@ -209,7 +123,7 @@ def budget(tasks: list[dict[str, Any]], key: str) -> float:
 
 def finding_summary(findings: list[dict[str, Any]]) -> str:
     first = sorted(findings, key=lambda f: f.get("severity") != "error")  # errors first, order kept
-    lines = [f"{f.get('code', '')}: {f.get('message', '')}" for f in first[:SUMMARY_FINDINGS]]
+    lines = [finding_line(f) for f in first[:SUMMARY_FINDINGS]]
     if len(first) > SUMMARY_FINDINGS:
         lines.append(f"… và {len(first) - SUMMARY_FINDINGS} mục khác")
     return "\n".join(lines)
@@ -227,117 +141,128 @@ def signature_text(s: SubmissionView) -> str:
     return "\n".join(lines)
 
 
-def submission_row(s: SubmissionView, notes: dict[str, str]) -> list[Any]:
+def message_note(m: MessageView) -> tuple[str | None, bool]:
+    """The sender's words in a message and whether they ask; a noted message without words keeps its subject."""
+    if m.action == "noted":
+        words = m.note if m.note and m.note != m.subject else None
+        return words, asks_for_something(words)
+    return m.note, m.note_asks
+
+
+def notes_by_receipt(messages: list[MessageView]) -> dict[str, tuple[str, bool]]:
+    """receipt → its last few notes, dated, oldest first; and whether one of them asks for something."""
+    found: dict[str, list[tuple[str, bool]]] = {}
+    for m in sorted(messages, key=lambda m: to_vn(m.received_at)):
+        words, asks = message_note(m)
+        if m.receipt and words:
+            found.setdefault(m.receipt, []).append((f"{vn_stamp(m.received_at)}: {words}", asks))
+    return {
+        receipt: ("\n".join(text for text, _ in notes[-NOTES_SHOWN:]), any(a for _, a in notes[-NOTES_SHOWN:]))
+        for receipt, notes in found.items()
+    }
+
+
+def files_cell(s: SubmissionView, book: Book) -> Link | None:
+    placed = book.placed.get((s.receipt, s.version))
+    if not placed:
+        return None
+    return Link(f"{len(placed)} tệp – mở thư mục lần nộp {s.version}", folder_target(s.receipt, s.version))
+
+
+def submission_row(s: SubmissionView, book: Book, notes: dict[str, tuple[str, bool]]) -> list[Any]:
     errors = sum(1 for f in s.findings if f.get("severity") == "error")
+    kept = book.kept.get(s.receipt, {})
+    note = notes.get(s.receipt, (s.note, s.note_asks))[0]
     return [
         s.receipt, s.organization, readable_address(s.sender), s.first_received_at, s.last_received_at, s.version,
-        STATUS_LABELS.get(s.status, s.status), len(s.tasks), budget(s.tasks, "kinh_phi_tong"),
-        budget(s.tasks, "kinh_phi_nsnn"), errors, finding_summary(s.findings), signature_text(s), s.files,
-        notes.get(s.receipt),
+        submission_label(s), len(s.tasks), budget(s.tasks, "kinh_phi_tong"), budget(s.tasks, "kinh_phi_nsnn"),
+        errors, finding_summary(s.findings), note, signature_text(s), files_cell(s, book),
+        kept.get(DECISION_HEADER), kept.get(NOTE_HEADER),
     ]  # fmt: skip
 
 
-def build_submissions(ws: Worksheet, submissions: list[SubmissionView], notes: dict[str, str]) -> None:
-    fill_table(ws, "HoSo", SUBMISSION_COLUMNS, (submission_row(s, notes) for s in submissions))
+def build_submissions(wb: Workbook, book: Book) -> None:
+    ws = wb.active
+    assert ws is not None  # a new Workbook always has one sheet
+    ws.title = SUBMISSIONS
+    submissions = book.submissions
+    notes = notes_by_receipt(book.data.messages)
+    fill_table(ws, "HoSo", SUBMISSION_COLUMNS, (submission_row(s, book, notes) for s in submissions))
     for row, s in enumerate(submissions, start=2):
-        colour_status(at(ws, row, STATUS_COLUMN), s.status)
+        key = state(s.status, s.late)
+        colour(at(ws, row, STATUS_COLUMN), *STATE_COLOURS.get(key, ("FFFFFF", "000000")), bold=key[1])
+        if notes.get(s.receipt, (None, s.note_asks))[1]:
+            at(ws, row, NOTE_COLUMN).fill = ASKS_FILL
+            at(ws, row, NOTE_COLUMN).font = BOLD
     ws.freeze_panes = "B2"
+    book.setup(ws)
 
 
-# ---------------------------------------------------------------- sheet 2: tasks
+# ---------------------------------------------------------------- sheet 3: files, one link each
 
-TASK_COLUMNS = (
-    Column(RECEIPT_HEADER, 16),
-    Column("Đơn vị", 30, "wrap"),
-    Column("STT", 6, "int"),
-    Column("Tên nhiệm vụ", 40, "wrap"),
-    Column("Định hướng", 11, "int"),
-    Column("Tên định hướng", 22, "wrap"),
-    Column("Mục tiêu", 40, "wrap"),
-    Column("Nội dung chính", 50, "wrap"),
-    Column("Sản phẩm dự kiến", 36, "wrap"),
-    Column("Đơn vị chủ trì", 26, "wrap"),
-    Column("Đơn vị phối hợp", 26, "wrap"),
-    Column("Bắt đầu", 10),
-    Column("Kết thúc", 10),
-    Column("Tổng", 12, "money"),
-    Column("NSNN", 12, "money"),
-    Column("Nguồn khác", 12, "money"),
-    Column("Ghi chú", 30, "wrap"),
-    Column("Loại", 22, "wrap"),
+FILE_COLUMNS = (
+    Column(RECEIPT_HEADER, 17),
+    Column("Lần nộp", 8, "int"),
+    Column("Nhận lúc", 16, "date"),
+    Column("Tệp", 60, "link"),
 )
 
 
-def month_year(value: Any) -> Any:
-    """ "2024-03" → "03/2024"; anything else as it is."""
-    match = _YEAR_MONTH_RE.fullmatch(value.strip()) if isinstance(value, str) else None
-    return f"{int(match.group(2)):02d}/{match.group(1)}" if match else value
-
-
-def orientation_code(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
-
-
-def task_row(s: SubmissionView, task: dict[str, Any], orientations: dict[int, str]) -> list[Any]:
-    code = orientation_code(task.get("dinh_huong"))
-    return [
-        s.receipt, s.organization, task.get("stt"), task.get("ten_nhiem_vu"), task.get("dinh_huong"),
-        orientations.get(code) if code is not None else None, task.get("muc_tieu"), task.get("noi_dung"),
-        task.get("san_pham"), task.get("don_vi_chu_tri"), task.get("don_vi_phoi_hop"),
-        month_year(task.get("bat_dau")), month_year(task.get("ket_thuc")), task.get("kinh_phi_tong"),
-        task.get("kinh_phi_nsnn"), task.get("kinh_phi_khac"), task.get("ghi_chu"), task.get("loai"),
-    ]  # fmt: skip
-
-
-def build_tasks(ws: Worksheet, submissions: list[SubmissionView], orientations: dict[int, str]) -> None:
-    rows = (task_row(s, t, orientations) for s in submissions for t in s.tasks)
-    fill_table(ws, "NhiemVu", TASK_COLUMNS, rows)
+def build_files(wb: Workbook, book: Book) -> None:
+    ws = wb.create_sheet(FILES)
+    times = {(f.receipt, f.version): f.received_at for f in book.data.files}
+    rows = [
+        [receipt, version, times.get((receipt, version)), Link(name, target)]
+        for (receipt, version), files in book.placed.items()
+        for name, target in files
+    ]
+    fill_table(ws, "TepHoSo", FILE_COLUMNS, rows)
     ws.freeze_panes = "A2"
+    book.setup(ws)
 
 
-# ---------------------------------------------------------------- sheet 3: message log
+# ---------------------------------------------------------------- sheet 4: message log
 
 LOG_COLUMNS = (
-    Column("Thời gian", 17, "date"),
-    Column("Người gửi", 30),
-    Column("Tiêu đề", 50, "wrap"),
-    Column("Xử lý", 22),
-    Column("Lý do", 40, "wrap"),
-    Column(RECEIPT_HEADER, 16),
-    Column("Thư trả lời", 18),
+    Column("Thời gian", 16, "date"),
+    Column("Người gửi", 24, "wrap"),
+    Column("Tiêu đề", 30, "wrap"),
+    Column("Xử lý", 16, "wrap"),
+    Column("Lý do", 36, "wrap"),
+    Column("Lời nhắn", 32, "wrap"),
+    Column(RECEIPT_HEADER, 17),
+    Column("Thư trả lời", 18, "wrap"),
 )
+LOG_NOTE_COLUMN = 6
 
 
 def message_row(m: MessageView) -> list[Any]:
-    reply = REPLY_LABELS.get(m.reply_state, m.reply_state) if m.reply_state else None
-    if reply and m.reply_state == "failed" and m.reply_error:
-        why = "thư bị trả lại, không đến được người nhận" if m.reply_error.startswith("bounced:") else m.reply_error
-        reply = f"{reply}: {why}"
-    reason = m.reason
-    if m.error_id:
-        reason = f"Mã lỗi {m.error_id}: {reason or ''}"
+    reason = message_reason(m)
     if m.reprocessed_at:
-        when = dt.datetime.fromisoformat(m.reprocessed_at).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
-        reason = f"{reason or ''} (xử lý lại lúc {when})".strip()
+        when = vn_stamp(dt.datetime.fromisoformat(m.reprocessed_at))
+        reason = f"{reason} (xử lý lại lúc {when})".strip()
     sender = readable_address(m.sender)  # a domain received as xn--… shown as the officer reads it
-    return [m.received_at, sender, m.subject, ACTION_LABELS.get(m.action, m.action), reason, m.receipt, reply]
+    words, _ = message_note(m)
+    return [m.received_at, sender, m.subject, ACTION_LABELS.get(m.action, m.action), reason, words, m.receipt,
+            reply_text(m)]  # fmt: skip
 
 
-def build_log(ws: Worksheet, messages: list[MessageView]) -> None:
-    newest_first = sorted(messages, key=lambda m: to_vn(m.received_at), reverse=True)
+def build_log(wb: Workbook, book: Book) -> None:
+    ws = wb.create_sheet(LOG)
+    newest_first = sorted(book.data.messages, key=lambda m: to_vn(m.received_at), reverse=True)
     fill_table(ws, "NhatKy", LOG_COLUMNS, (message_row(m) for m in newest_first))
+    for row, m in enumerate(newest_first, start=2):
+        if message_note(m)[1]:
+            at(ws, row, LOG_NOTE_COLUMN).fill = ASKS_FILL
     ws.freeze_panes = "A2"
+    book.setup(ws)
 
 
-# ---------------------------------------------------------------- sheet 4: statistics
+# ---------------------------------------------------------------- sheets 5 and 6: statistics and the chart
 
 UNKNOWN_ORIENTATION = "Chưa xác định"
 STATUS_STATS_TOP = 3
-STATUS_STATS_COLUMNS = (Column("Trạng thái", 26), Column("Số hồ sơ", 12, "int"))
+STATUS_STATS_COLUMNS = (Column("Trạng thái", 30, "wrap"), Column("Số hồ sơ", 12, "int"))
 ORIENTATION_STATS_COLUMNS = (
     Column("Mã", 6, "int"),
     Column("Định hướng", 26),
@@ -345,10 +270,15 @@ ORIENTATION_STATS_COLUMNS = (
     Column("Tổng kinh phí (triệu đồng)", 16, "money"),
     Column("Kinh phí NSNN (triệu đồng)", 16, "money"),
 )
+NEEDS_CORRECTION_ALL = "Trong đó cần chỉnh sửa (kể cả nộp muộn)"
+LATE_ALL = "Trong đó nộp muộn (kể cả cần chỉnh sửa)"
+ASKING = "Lời nhắn cần cán bộ trả lời"
 
 
 def status_counts(submissions: list[SubmissionView]) -> list[list[Any]]:
-    return [[label, sum(1 for s in submissions if s.status == key)] for key, label in STATUS_LABELS.items()]
+    """One row per state: the same definitions as `export --json` (status, and late beside it)."""
+    states = [state(s.status, s.late) for s in submissions]
+    return [[status_label(*key), states.count(key)] for key in STATES]
 
 
 def orientation_rows(data: TrackerData) -> list[list[Any]]:
@@ -364,68 +294,92 @@ def orientation_rows(data: TrackerData) -> list[list[Any]]:
     ]  # fmt: skip
 
 
-def put_total(ws: Worksheet, row: int, values: Sequence[Any], columns: Sequence[Column]) -> None:
+def put_row(ws: Worksheet, row: int, values: list[Any], columns: tuple[Column, ...], *, bold: bool) -> None:
     for index, (value, column) in enumerate(zip(values, columns, strict=True), start=1):
         put_value(at(ws, row, index), value, column.kind)
-        at(ws, row, index).font = _BOLD
+        if bold:
+            at(ws, row, index).font = BOLD
 
 
-def build_stats(ws: Worksheet, data: TrackerData) -> None:
-    stamp = to_vn(data.generated_at).strftime("%d/%m/%Y %H:%M")
-    put_text(at(ws, 1, 1), f"Thống kê hồ sơ đề xuất nhiệm vụ — Cập nhật lúc {stamp}")
+def build_stats(wb: Workbook, book: Book) -> None:
+    ws = wb.create_sheet(STATS)
+    put_text(at(ws, 1, 1), f"Thống kê hồ sơ đề xuất nhiệm vụ — Cập nhật lúc {book.stamp}")
     at(ws, 1, 1).font = Font(bold=True, size=14)
-    counts = status_counts(data.submissions)
-    last = fill_table(ws, "ThongKeTrangThai", STATUS_STATS_COLUMNS, counts, top=STATUS_STATS_TOP)
-    for row, key in enumerate(STATUS_LABELS, start=STATUS_STATS_TOP + 1):
-        colour_status(at(ws, row, 1), key)
-    put_total(ws, last + 1, ["Tổng cộng", len(data.submissions)], STATUS_STATS_COLUMNS)
-    build_orientation_stats(ws, data, top=last + 3)
-    for letter, width in zip("ABCDE", (16, 30, 14, 16, 16), strict=True):  # the two tables share columns
+    subs = book.data.submissions
+    last = fill_table(ws, "ThongKeTrangThai", STATUS_STATS_COLUMNS, status_counts(subs), top=STATUS_STATS_TOP)
+    for row, key in enumerate(STATES, start=STATUS_STATS_TOP + 1):
+        colour(at(ws, row, 1), *STATE_COLOURS[key], bold=key[1])
+    put_row(ws, last + 1, ["Tổng cộng", len(subs)], STATUS_STATS_COLUMNS, bold=True)
+    asking = sum(1 for m in book.data.messages if message_note(m)[1])
+    extra = [
+        [NEEDS_CORRECTION_ALL, sum(1 for s in subs if state(s.status, s.late)[0] == "needs_correction")],
+        [LATE_ALL, sum(1 for s in subs if state(s.status, s.late)[1])],
+        [ASKING, asking],
+    ]
+    for offset, values in enumerate(extra, start=2):
+        put_row(ws, last + offset, values, STATUS_STATS_COLUMNS, bold=False)
+    book.orientation_table = build_orientation_stats(ws, book.data, top=last + 2 + len(extra) + 1)
+    for letter, width in zip("ABCDE", (30, 30, 14, 16, 16), strict=True):  # the two tables share columns
         ws.column_dimensions[letter].width = width
+    book.setup(ws, title_rows=None)
 
 
-def build_orientation_stats(ws: Worksheet, data: TrackerData, top: int) -> None:
+def build_orientation_stats(ws: Worksheet, data: TrackerData, top: int) -> tuple[int, int]:
     rows = orientation_rows(data)
     last = fill_table(ws, "ThongKeDinhHuong", ORIENTATION_STATS_COLUMNS, rows, top=top)
     totals = [None, "Tổng cộng", *(round(sum(r[i] for r in rows), 6) for i in (2, 3, 4))]
-    put_total(ws, max(last, top + 1) + 1, totals, ORIENTATION_STATS_COLUMNS)
-    if rows:
-        add_budget_chart(ws, top, last)
+    put_row(ws, max(last, top + 1) + 1, totals, ORIENTATION_STATS_COLUMNS, bold=True)
+    return top, last
 
 
-def add_budget_chart(ws: Worksheet, top: int, last: int) -> None:
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = "Kinh phí theo định hướng (triệu đồng)"
-    chart.height, chart.width = 10, 20
-    chart.add_data(Reference(ws, min_col=4, max_col=5, min_row=top, max_row=last), titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=2, min_row=top + 1, max_row=last))
-    ws.add_chart(chart, f"G{STATUS_STATS_TOP}")
+def build_chart(wb: Workbook, book: Book) -> None:
+    """The budget chart on a sheet of its own, one landscape page; its data stay on "Thống kê"."""
+    stats = wb[STATS]
+    top, last = book.orientation_table
+    ws = wb.create_sheet(CHART)
+    put_text(at(ws, 1, 1), "Kinh phí theo định hướng (triệu đồng)")
+    at(ws, 1, 1).font = Font(bold=True, size=14)
+    if last > top:
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title = "Kinh phí theo định hướng (triệu đồng)"
+        chart.height, chart.width = 15, 25  # cm: fits an A4 landscape page
+        chart.add_data(Reference(stats, min_col=4, max_col=5, min_row=top, max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(stats, min_col=2, min_row=top + 1, max_row=last))
+        ws.add_chart(chart, "A3")
+    ws.print_area = "A1:P32"
+    book.setup(ws, title_rows=None)
+    ws.page_setup.fitToHeight = 1
 
 
 # ---------------------------------------------------------------- the workbook
 
 
-def build_old_notes(wb: Workbook, notes: dict[str, str]) -> None:
+def build_old_notes(wb: Workbook, orphans: dict[str, dict[str, str]]) -> None:
     ws = wb.create_sheet(OLD_NOTES)
     ws.sheet_state = "hidden"
-    columns = (Column(RECEIPT_HEADER, 16), Column(NOTE_HEADER, 60, "wrap"))
-    fill_table(ws, "GhiChuCu", columns, sorted(notes.items()))
+    columns = (Column(RECEIPT_HEADER, 17), *(Column(h, 60, "wrap") for h in OFFICER_HEADERS))
+    rows = [[receipt, *(kept.get(h) for h in OFFICER_HEADERS)] for receipt, kept in sorted(orphans.items())]
+    fill_table(ws, "GhiChuCu", columns, rows)
 
 
-def build_workbook(data: TrackerData, notes: dict[str, str]) -> Workbook:
-    """The whole workbook; `notes` (receipt → the officer's note) go beside their receipts or to the hidden sheet."""
+STANDARD_SHEETS: tuple[SheetBuilder, ...] = (
+    build_submissions,
+    build_tasks,
+    build_files,
+    build_log,
+    build_stats,
+    build_chart,
+)
+
+
+def build_workbook(book: Book, extra: tuple[SheetBuilder, ...] = ()) -> Workbook:
+    """The whole workbook; the officer's columns go beside their receipts, or to the hidden sheet when gone."""
     wb = Workbook()
-    submissions = ordered(data.submissions)
-    first = wb.active
-    assert first is not None  # a new Workbook always has one sheet
-    first.title = SUBMISSIONS
-    build_submissions(first, submissions, notes)
-    build_tasks(wb.create_sheet(TASKS), submissions, data.orientations)
-    build_log(wb.create_sheet(LOG), data.messages)
-    build_stats(wb.create_sheet(STATS), data)
-    present = {s.receipt for s in submissions}
-    orphans = {receipt: note for receipt, note in notes.items() if receipt not in present}
+    for builder in (*STANDARD_SHEETS, *extra):
+        builder(wb, book)
+    present = {s.receipt for s in book.data.submissions}
+    orphans = {receipt: kept for receipt, kept in book.kept.items() if receipt not in present}
     if orphans:
         build_old_notes(wb, orphans)
     wb.properties.creator = "mailbot"
