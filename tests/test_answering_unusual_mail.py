@@ -162,7 +162,7 @@ def test_a_late_message_is_judged_by_its_arrival_not_its_date_header(tmp_path: P
     raw, _ = email("Viện Cơ khí <a@vien.example.vn>", "Đề xuất", "Gửi.", _submission(rules), date=WHEN)
     space.deliver([DemoMail("late", raw, dt.datetime(2023, 5, 2, 8, 0, tzinfo=VN), "acknowledged")])
     space.cli("once")
-    assert space.export()["submissions"][0]["status"] == "late"
+    assert space.export()["submissions"][0]["late"] is True
 
 
 def test_a_bounce_of_our_reply_marks_that_reply_undeliverable(tmp_path: Path, rules: Rules) -> None:

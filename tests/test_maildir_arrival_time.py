@@ -74,7 +74,7 @@ def test_a_file_with_neither_arrived_at_its_modification_time(tmp_path: Path, ru
     after = dt.datetime(2023, 5, 2, 8, 0, tzinfo=VN).timestamp()
     os.utime(path, (after, after))
     assert space.cli("once").exit_code == 0
-    assert space.export()["submissions"][0]["status"] == "late"
+    assert space.export()["submissions"][0]["late"] is True
 
 
 def test_new_messages_are_listed_oldest_first_by_the_same_time(tmp_path: Path) -> None:

@@ -87,8 +87,9 @@ def test_statuses_and_tasks_are_recorded_per_submission(processed: Workspace) ->
         "SXTDBV-2024-0002": "accepted",
         "SXTDBV-2024-0003": "accepted",
         "SXTDBV-2024-0004": "accepted",
-        "SXTDBV-2024-0005": "late",
+        "SXTDBV-2024-0005": "accepted",
     }
+    assert [r for r, s in submissions.items() if s["late"]] == ["SXTDBV-2024-0005"]  # lateness beside the status
     leather = submissions["SXTDBV-2024-0001"]
     assert leather["organization"] == "Viện Nghiên cứu Da - Giày" and leather["sender"] == "leather@leather.example.vn"
     assert [t["kinh_phi_tong"] for t in leather["tasks"]] == [1500.0, 2000.5]
@@ -118,9 +119,9 @@ def test_the_late_submission_is_acknowledged_and_flagged(processed: Workspace) -
     assert late["action"] == "acknowledged" and late["reason"] == "late"
 
 
-def test_the_tracker_is_written_with_its_four_sheets(processed: Workspace) -> None:
+def test_the_tracker_is_written_with_its_sheets(processed: Workspace) -> None:
     book = openpyxl.load_workbook(processed.tracker)
-    assert book.sheetnames[:4] == ["Hồ sơ", "Nhiệm vụ", "Nhật ký", "Thống kê"]
+    assert book.sheetnames[:6] == ["Hồ sơ", "Nhiệm vụ", "Tệp hồ sơ", "Nhật ký", "Thống kê", "Biểu đồ"]
     assert book["Hồ sơ"].max_row == 1 + 5 and book["Nhiệm vụ"].max_row == 1 + 6
 
 
@@ -158,10 +159,12 @@ def test_the_export_has_exactly_the_contracted_keys(processed: Workspace) -> Non
     assert {frozenset(s) for s in document["submissions"]} == {
         frozenset(
             {"receipt", "sender", "organization", "status", "version", "first_received_at", "last_received_at",
-             "tasks", "findings", "signature", "signed_copies"}
+             "tasks", "findings", "signature", "signed_copies", "late", "note", "note_asks", "decision"}
         )
     }  # fmt: skip
     assert all(s["signature"] is None and s["signed_copies"] == [] for s in document["submissions"])  # none signed
+    assert {s["status"] for s in document["submissions"]} <= {"accepted", "needs_correction"}
+    assert all(isinstance(s["late"], bool) and s["decision"] is None for s in document["submissions"])
     assert {frozenset(m) for m in document["messages"]} == {
         frozenset(
             {"message_id", "from", "subject", "received_at", "action", "reason", "receipt", "error_id",

@@ -60,8 +60,8 @@ def test_a_thank_you_to_our_acknowledgement_is_a_note_not_a_version(accepted: Wo
     assert note["reason"] == "Đã nhận, cảm ơn Quý Vụ."  # the quoted part is left out
     assert len(accepted.replies()) == 1  # no correction, no second acknowledgement
     log = openpyxl.load_workbook(accepted.tracker)["Nhật ký"]
-    assert ["Ghi nhận lời nhắn", "Đã nhận, cảm ơn Quý Vụ."] in [
-        [c.value for c in row[3:5]] for row in log.iter_rows(min_row=2)
+    assert ["Ghi nhận lời nhắn", "Đã nhận, cảm ơn Quý Vụ."] in [  # "Xử lý" and "Lời nhắn"
+        [row[3].value, row[5].value] for row in log.iter_rows(min_row=2)
     ]
 
 

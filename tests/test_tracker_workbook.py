@@ -16,7 +16,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from mailbot.adapters import xlsx_tracker
 from mailbot.adapters.xlsx_tracker import XlsxTracker
-from mailbot.model import ArchivedFile, Finding, MessageView, SubmissionView, Task, TrackerData
+from mailbot.model import Finding, MessageView, SubmissionView, Task, TrackerData, VersionFile
 from mailbot.ports import TrackerWrite
 
 UTC = dt.UTC
@@ -113,7 +113,7 @@ def set_note(path: Path, receipt: str, note: str) -> None:
     """What the officer does: open the tracker, type a note beside a receipt, save."""
     wb = load_workbook(path)
     ws = wb["Hồ sơ"]
-    receipt_col, note_col = headers(ws).index("Số biên nhận") + 1, headers(ws).index("Ghi chú của cán bộ") + 1
+    receipt_col, note_col = headers(ws).index("Số tiếp nhận") + 1, headers(ws).index("Ghi chú của cán bộ") + 1
     row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, receipt_col).value == receipt)
     ws.cell(row, note_col).value = note
     wb.save(path)
@@ -131,31 +131,32 @@ def write(path: Path, data: TrackerData, **options: Any) -> TrackerWrite:
 # ---------------------------------------------------------------- shape
 
 
-def test_the_workbook_has_the_four_sheets_with_vietnamese_headers(path: Path) -> None:
+def test_the_workbook_has_its_six_sheets_with_vietnamese_headers(path: Path) -> None:
     write(path, tracker_data())
     wb = load_workbook(path)
-    assert wb.sheetnames == ["Hồ sơ", "Nhiệm vụ", "Nhật ký", "Thống kê"]
+    assert wb.sheetnames == ["Hồ sơ", "Nhiệm vụ", "Tệp hồ sơ", "Nhật ký", "Thống kê", "Biểu đồ"]
     assert wb.active is not None and wb.active.title == "Hồ sơ"
-    assert headers(wb["Hồ sơ"])[0] == "Số biên nhận" and headers(wb["Hồ sơ"])[-1] == "Ghi chú của cán bộ"
+    assert headers(wb["Hồ sơ"])[0] == "Số tiếp nhận" and headers(wb["Hồ sơ"])[-1] == "Ghi chú của cán bộ"
     assert "Tổng kinh phí (triệu đồng)" in headers(wb["Hồ sơ"])
-    assert headers(wb["Nhiệm vụ"])[:4] == ["Số biên nhận", "Đơn vị", "STT", "Tên nhiệm vụ"]
+    assert headers(wb["Nhiệm vụ"])[:4] == ["Số tiếp nhận", "Đơn vị", "STT", "Tên nhiệm vụ"]
     assert headers(wb["Nhật ký"]) == [
         "Thời gian",
         "Người gửi",
         "Tiêu đề",
         "Xử lý",
         "Lý do",
-        "Số biên nhận",
+        "Lời nhắn",
+        "Số tiếp nhận",
         "Thư trả lời",
     ]
     assert all(wb[name].freeze_panes in ("A2", "B2") for name in ("Hồ sơ", "Nhiệm vụ", "Nhật ký"))
 
 
-def test_empty_data_still_gives_all_four_sheets_with_their_headers(path: Path) -> None:
+def test_empty_data_still_gives_every_sheet_with_its_headers(path: Path) -> None:
     result = write(path, tracker_data([], []))
     wb = load_workbook(path)
     assert result == TrackerWrite(path, False)
-    assert wb.sheetnames == ["Hồ sơ", "Nhiệm vụ", "Nhật ký", "Thống kê"]
+    assert wb.sheetnames == ["Hồ sơ", "Nhiệm vụ", "Tệp hồ sơ", "Nhật ký", "Thống kê", "Biểu đồ"]
     assert rows(wb["Hồ sơ"]) == [] and rows(wb["Nhiệm vụ"]) == [] and rows(wb["Nhật ký"]) == []
     assert headers(wb["Nhật ký"])[0] == "Thời gian"
 
@@ -165,7 +166,7 @@ def test_there_is_one_row_per_submission_one_per_task_and_one_per_message(path: 
     messages = [message(f"Thư {i}") for i in range(5)]
     write(path, tracker_data(submissions, messages))
     wb = load_workbook(path)
-    assert [r["Số biên nhận"] for r in rows(wb["Hồ sơ"])] == ["SXTD-0001", "SXTD-0002", "SXTD-0003"]
+    assert [r["Số tiếp nhận"] for r in rows(wb["Hồ sơ"])] == ["SXTD-0001", "SXTD-0002", "SXTD-0003"]
     assert len(rows(wb["Nhiệm vụ"])) == 1 + 2 + 3
     assert sorted(r["Tiêu đề"] for r in rows(wb["Nhật ký"])) == [f"Thư {i}" for i in range(5)]
 
@@ -178,7 +179,7 @@ def test_a_submission_row_sums_budgets_counts_errors_and_summarises_findings(pat
     assert row["Tổng kinh phí (triệu đồng)"] == 1700.5 and row["Kinh phí NSNN (triệu đồng)"] == 1000
     assert row["Số lỗi"] == 4
     summary = row["Tóm tắt lỗi"].split("\n")
-    assert summary[:5] == ["K1: Lỗi 1", "K3: Lỗi 3", "K5: Lỗi 5", "K7: Lỗi 7", "K2: Lỗi 2"]  # errors first
+    assert summary[:5] == ["Lỗi: Lỗi 1", "Lỗi: Lỗi 3", "Lỗi: Lỗi 5", "Lỗi: Lỗi 7", "Lưu ý: Lỗi 2"]  # errors first
     assert summary[5] == "… và 2 mục khác"
 
 
@@ -187,7 +188,8 @@ def test_a_task_row_carries_the_orientation_name_and_months_as_mm_yyyy(path: Pat
     row = rows(load_workbook(path)["Nhiệm vụ"])[0]
     assert (row["Định hướng"], row["Tên định hướng"]) == (3, "Định mức tiêu hao")
     assert (row["Bắt đầu"], row["Kết thúc"]) == ("03/2024", "11/2024")
-    assert (row["Tổng"], row["NSNN"], row["Nguồn khác"]) == (1500, 1000, 500)
+    money = (row["Tổng (triệu đồng)"], row["NSNN (triệu đồng)"], row["Nguồn khác (triệu đồng)"])
+    assert money == (1500, 1000, 500)
     assert row["Nội dung chính"] == "- Khảo sát\n- Xây dựng định mức"
 
 
@@ -195,17 +197,19 @@ def test_statuses_actions_and_reply_states_are_shown_in_vietnamese_with_status_c
     subs = [
         submission("A", status="accepted"),
         submission("B", status="needs_correction"),
-        submission("C", status="late"),
+        submission("C", status="accepted", late=True),
+        submission("D", status="needs_correction", late=True),
     ]
     msgs = [message(action="correction_sent", reply_state="uncertain"), message(action="ignored", reply_state=None)]
     write(path, tracker_data(subs, msgs))
     wb = load_workbook(path)
-    assert [r["Trạng thái"] for r in rows(wb["Hồ sơ"])] == ["Đã tiếp nhận", "Cần chỉnh sửa", "Nộp muộn"]
-    fills = {cell_under(wb["Hồ sơ"], "Trạng thái", r).fill.start_color.rgb for r in (2, 3, 4)}
-    assert len(fills) == 3
+    shown = [r["Trạng thái"] for r in rows(wb["Hồ sơ"])]
+    assert shown == ["Đã tiếp nhận", "Cần chỉnh sửa", "Nộp muộn", "Nộp muộn – cần chỉnh sửa"]
+    fills = {cell_under(wb["Hồ sơ"], "Trạng thái", r).fill.start_color.rgb for r in (2, 3, 4, 5)}
+    assert len(fills) == 4
     assert {(r["Xử lý"], r["Thư trả lời"]) for r in rows(wb["Nhật ký"])} == {
         ("Đã yêu cầu chỉnh sửa", "Chưa chắc đã gửi"),
-        ("Bỏ qua (thư tự động)", None),
+        ("Bỏ qua", None),
     }
 
 
@@ -228,15 +232,37 @@ def test_dates_are_real_datetimes_in_viet_nam_time(path: Path) -> None:
 
 def test_money_cells_use_the_thousands_format(path: Path) -> None:
     write(path, tracker_data())
-    assert cell_under(load_workbook(path)["Nhiệm vụ"], "Tổng").number_format == "#,##0.0##"
+    assert cell_under(load_workbook(path)["Nhiệm vụ"], "Tổng (triệu đồng)").number_format == "#,##0.0"
 
 
-def test_archived_files_are_listed_in_one_cell_that_links_to_the_first(path: Path, tmp_path: Path) -> None:
-    files = [ArchivedFile("Phụ lục 1.xlsx", str(tmp_path / "archive" / "ab12.xlsx")), ArchivedFile("PL2.docx", "/x/b")]
-    write(path, tracker_data([submission(files=files)]))
-    cell = cell_under(load_workbook(path)["Hồ sơ"], "Tệp lưu trữ")
-    assert cell.value == "Phụ lục 1.xlsx\nPL2.docx"
-    assert cell.hyperlink.target == (tmp_path / "archive" / "ab12.xlsx").as_uri()
+def test_each_file_of_each_version_is_copied_beside_the_workbook_and_linked_on_a_row_of_its_own(
+    path: Path, tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "a.bin").write_bytes(b"one")
+    (archive / "b.bin").write_bytes(b"two")
+    when = dt.datetime(2023, 4, 12, 20, 15, tzinfo=UTC)
+    files = [
+        VersionFile("SXTD-0001", 2, when, "Phụ lục 1.xlsx", str(archive / "a.bin")),
+        VersionFile("SXTD-0001", 2, when, "Phụ lục 1.xlsx", str(archive / "b.bin")),  # the same name twice
+        VersionFile("SXTD-0001", 2, when, "gone.docx", str(archive / "missing.bin")),
+    ]
+    data = tracker_data([submission(version=2)])
+    data.files = files
+    write(path, data)
+    wb = load_workbook(path)
+    listed = [(r["Tệp"], r["Lần nộp"]) for r in rows(wb["Tệp hồ sơ"])]
+    assert listed == [("Phụ lục 1.xlsx", 2), ("Phụ lục 1.xlsx", 2), ("gone.docx", 2)]
+    targets = [wb["Tệp hồ sơ"].cell(r, 4).hyperlink for r in (2, 3, 4)]
+    assert [t.target if t else None for t in targets] == [
+        "ho-so/SXTD-0001/v2/Phụ%20lục%201.xlsx",
+        "ho-so/SXTD-0001/v2/Phụ%20lục%201%20(2).xlsx",
+        None,  # not in the archive: named, not linked
+    ]
+    folder = path.parent / "ho-so" / "SXTD-0001" / "v2"
+    assert (folder / "Phụ lục 1.xlsx").read_bytes() == b"one" and (folder / "Phụ lục 1 (2).xlsx").read_bytes() == b"two"
+    assert cell_under(wb["Hồ sơ"], "Tệp (lần nộp cuối)").hyperlink.target == "ho-so/SXTD-0001/v2/"
 
 
 # ---------------------------------------------------------------- injection and bad text
@@ -246,17 +272,17 @@ def test_archived_files_are_listed_in_one_cell_that_links_to_the_first(path: Pat
 def test_formula_like_submitted_text_is_stored_as_text(path: Path, evil: str) -> None:
     finding = Finding("K1", "error", evil).to_dict()
     sub = submission(organization=evil, sender=evil, tasks=[task(1, ten_nhiem_vu=evil)], findings=[finding])
-    write(path, tracker_data([sub], [message(evil, sender=evil, reason=evil)]))
+    write(path, tracker_data([sub], [message(evil, sender=evil, note=evil)]))
     wb = load_workbook(path)
     cells = [
         cell_under(wb["Hồ sơ"], "Đơn vị"),
         cell_under(wb["Hồ sơ"], "Người gửi"),
         cell_under(wb["Nhiệm vụ"], "Tên nhiệm vụ"),
         cell_under(wb["Nhật ký"], "Tiêu đề"),
-        cell_under(wb["Nhật ký"], "Lý do"),
+        cell_under(wb["Nhật ký"], "Lời nhắn"),
     ]
     assert [(c.data_type, c.value) for c in cells] == [("s", evil)] * len(cells)
-    assert cell_under(wb["Hồ sơ"], "Tóm tắt lỗi").value == f"K1: {evil}"
+    assert cell_under(wb["Hồ sơ"], "Tóm tắt lỗi").value == f"Lỗi: {evil}"
     assert all(c.quotePrefix for c in cells)  # Excel keeps it text even when the officer edits the cell
     with zipfile.ZipFile(path) as archive:
         sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
@@ -283,9 +309,9 @@ def test_text_longer_than_an_excel_cell_is_truncated_with_a_mark(path: Path) -> 
 def test_a_note_typed_by_the_officer_survives_the_next_rebuild_with_changed_data(path: Path) -> None:
     write(path, tracker_data([submission("SXTD-0001"), submission("SXTD-0002")]))
     set_note(path, "SXTD-0002", "Đã gọi điện, chờ bản giấy")
-    changed = [submission("SXTD-0000"), submission("SXTD-0001"), submission("SXTD-0002", status="late", version=2)]
+    changed = [submission("SXTD-0000"), submission("SXTD-0001"), submission("SXTD-0002", late=True, version=2)]
     write(path, tracker_data(changed))
-    by_receipt = {r["Số biên nhận"]: r for r in rows(load_workbook(path)["Hồ sơ"])}
+    by_receipt = {r["Số tiếp nhận"]: r for r in rows(load_workbook(path)["Hồ sơ"])}
     assert by_receipt["SXTD-0002"]["Ghi chú của cán bộ"] == "Đã gọi điện, chờ bản giấy"
     assert by_receipt["SXTD-0002"]["Số lần nộp"] == 2
     assert by_receipt["SXTD-0001"]["Ghi chú của cán bộ"] is None
@@ -298,7 +324,9 @@ def test_a_note_for_a_receipt_that_disappeared_is_kept_in_a_hidden_sheet(path: P
     write(path, tracker_data([submission("SXTD-0002")]))
     wb = load_workbook(path)
     assert wb["Ghi chú cũ"].sheet_state == "hidden"
-    assert rows(wb["Ghi chú cũ"]) == [{"Số biên nhận": "SXTD-0001", "Ghi chú của cán bộ": "Trùng với SXTD-0002"}]
+    assert rows(wb["Ghi chú cũ"]) == [
+        {"Số tiếp nhận": "SXTD-0001", "Quyết định": None, "Ghi chú của cán bộ": "Trùng với SXTD-0002"}
+    ]
     write(path, tracker_data([submission("SXTD-0002")]))
     assert rows(load_workbook(path)["Ghi chú cũ"])[0]["Ghi chú của cán bộ"] == "Trùng với SXTD-0002"
     write(path, tracker_data([submission("SXTD-0001")]))  # the receipt is back: so is its note, in place
@@ -359,7 +387,7 @@ def test_a_locked_tracker_is_left_byte_identical_and_the_new_workbook_goes_to_a_
     assert result == TrackerWrite(pending, True)
     assert len(attempts) == 3  # the first try and two retries
     assert path.read_bytes() == before
-    assert [r["Số biên nhận"] for r in rows(load_workbook(pending)["Hồ sơ"])] == ["SXTD-0001", "SXTD-0002"]
+    assert [r["Số tiếp nhận"] for r in rows(load_workbook(pending)["Hồ sơ"])] == ["SXTD-0001", "SXTD-0002"]
     assert rows(load_workbook(pending)["Hồ sơ"])[0]["Ghi chú của cán bộ"] == "ghi chú"
     assert sorted(p.name for p in path.parent.iterdir()) == ["tracker.pending.xlsx", "tracker.xlsx"]  # no temp left
 
@@ -453,7 +481,7 @@ def test_statistics_count_submissions_by_status_and_tasks_and_budget_by_orientat
     subs = [
         submission("A", status="accepted"),
         submission("B", status="accepted", tasks=[task(1, dinh_huong=1, kinh_phi_tong=10.0, kinh_phi_nsnn=4.0)]),
-        submission("C", status="late", tasks=[task(1, dinh_huong=None, kinh_phi_tong=7.0, kinh_phi_nsnn=7.0)]),
+        submission("C", late=True, tasks=[task(1, dinh_huong=None, kinh_phi_tong=7.0, kinh_phi_nsnn=7.0)]),
     ]
     write(path, tracker_data(subs))
     ws = load_workbook(path)["Thống kê"]
@@ -468,7 +496,7 @@ def test_statistics_count_submissions_by_status_and_tasks_and_budget_by_orientat
     assert by_code[5] == ["Hướng dẫn kỹ thuật", 0, 0, 0]
     assert ["Chưa xác định", 1, 7, 7] in values
     assert ["Tổng cộng", 4, 1717.5, 1011] in values
-    [chart] = ws._charts
+    [chart] = load_workbook(path)["Biểu đồ"]._charts
     assert isinstance(chart, BarChart) and len(chart.series) == 2  # total and NSNN budget by orientation
 
 
@@ -476,7 +504,7 @@ def test_every_sheet_is_an_excel_table_whose_filter_covers_the_data(path: Path) 
     subs = [submission(f"S{i}") for i in range(4)]
     write(path, tracker_data(subs, [message(f"T{i}") for i in range(6)]))
     wb = load_workbook(path)
-    expected = {"Hồ sơ": ("HoSo", "A1:O5"), "Nhiệm vụ": ("NhiemVu", "A1:R9"), "Nhật ký": ("NhatKy", "A1:G7")}
+    expected = {"Hồ sơ": ("HoSo", "A1:Q5"), "Nhiệm vụ": ("NhiemVu", "A1:R9"), "Nhật ký": ("NhatKy", "A1:H7")}
     for sheet, (name, ref) in expected.items():
         table = wb[sheet].tables[name]
         assert (table.ref, table.autoFilter.ref) == (ref, ref)
@@ -485,4 +513,18 @@ def test_every_sheet_is_an_excel_table_whose_filter_covers_the_data(path: Path) 
 
 def test_an_empty_table_still_covers_one_row_under_its_header(path: Path) -> None:
     write(path, tracker_data([], []))
-    assert load_workbook(path)["Hồ sơ"].tables["HoSo"].ref == "A1:O2"  # Excel will not open a header-only table
+    assert load_workbook(path)["Hồ sơ"].tables["HoSo"].ref == "A1:Q2"  # Excel will not open a header-only table
+
+
+def test_notes_of_a_workbook_from_before_the_receipt_was_called_so_tiep_nhan_are_kept(path: Path) -> None:
+    from openpyxl import Workbook
+
+    old = Workbook()
+    ws = old.active
+    assert ws is not None
+    ws.title = "Hồ sơ"
+    ws.append(["Số biên nhận", "Đơn vị", "Ghi chú của cán bộ"])
+    ws.append(["SXTD-0001", "Công ty", "Ghi chú cũ vẫn còn"])
+    old.save(path)
+    write(path, tracker_data([submission("SXTD-0001")]))
+    assert rows(load_workbook(path)["Hồ sơ"])[0]["Ghi chú của cán bộ"] == "Ghi chú cũ vẫn còn"
