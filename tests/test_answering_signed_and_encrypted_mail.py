@@ -158,13 +158,13 @@ def test_the_export_records_each_signer_and_the_result(processed: Workspace, mai
 def test_the_tracker_shows_the_signer_beside_the_signed_pdf(processed: Workspace, mails: dict[str, DemoMail]) -> None:
     sheet = openpyxl.load_workbook(processed.tracker)["Hồ sơ"]
     rows = list(sheet.iter_rows(values_only=True))
-    column, receipts = rows[0].index("Chữ ký số"), rows[0].index("Số biên nhận")
+    column, receipts = rows[0].index("Chữ ký số"), rows[0].index("Số tiếp nhận")
     shown = {row[receipts]: row[column] for row in rows[1:]}
     submissions = by_label(processed, mails)
     assert {label: shown[s["receipt"]] for label, s in submissions.items()} == {
         "detached": f"Hợp lệ — {WHO}\nBản PDF đã ký số: PhuLuc1_DaKySo.pdf",
         "opaque": f"Hợp lệ — {WHO}",
-        "unknown-ca": f"Không xác minh được CA — {WHO}",
+        "unknown-ca": f"Không xác minh được tổ chức cấp chứng thư — {WHO}",
         "altered": f"Không hợp lệ — {WHO}",
         "encrypted": None,
     }
