@@ -294,7 +294,7 @@ def _once(space: Workspace, mail: DemoMail) -> None:
 def _senders_in_tracker(space: Workspace) -> tuple[str, str, str]:
     book = openpyxl.load_workbook(space.tracker)
     log = book["Nhật ký"]
-    return book["Hồ sơ"]["C2"].value, log["B2"].value, log["G2"].value
+    return book["Hồ sơ"]["C2"].value, log["B2"].value, log["H2"].value  # "Người gửi", "Thư trả lời"
 
 
 def test_mailbot_once_answers_an_accented_address_through_an_smtputf8_server_and_the_tracker_shows_it(

@@ -126,7 +126,7 @@ def test_the_officer_sees_the_failed_message_and_its_error_id(
     log = openpyxl.load_workbook(space.tracker)["Nhật ký"]
     cells = [str(c.value) for row in log.iter_rows(min_row=2) for c in row]
     assert "Lỗi xử lý (đã cách ly)" in cells
-    assert any(c.startswith(f"Mã lỗi {error_id}: InjectedFault") for c in cells)
+    assert any(c.startswith(f"Lỗi của chương trình khi xử lý thư (mã lỗi {error_id})") for c in cells)
 
 
 def test_a_reply_that_fails_after_it_was_queued_is_held_not_sent_later(

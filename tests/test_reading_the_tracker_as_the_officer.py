@@ -125,7 +125,7 @@ def test_the_log_gives_every_reason_in_vietnamese(book: Workbook) -> None:
     by_action = {row["Xử lý"]: row["Lý do"] for row in log}
     assert by_action["Trùng lặp"] == "Trùng với một thư đã nhận trước đó (thư trước: đã gửi xác nhận)"
     assert by_action["Cách ly"] == "Cấu trúc thư bất thường, không an toàn để mở"
-    assert by_action["Lỗi xử lý"].startswith("Lỗi của chương trình khi xử lý thư (mã lỗi ")
+    assert by_action["Lỗi xử lý (đã cách ly)"].startswith("Lỗi của chương trình khi xử lý thư (mã lỗi ")
 
 
 def test_the_receipt_number_has_one_name_in_the_workbook_the_replies_and_the_readme(

@@ -104,7 +104,7 @@ def test_a_permanent_smtp_refusal_marks_the_reply_failed_and_the_log_sheet_shows
     assert space.cli("once").exit_code == 0
     log = openpyxl.load_workbook(space.tracker)["Nhật ký"]
     shown = [str(c.value) for row in log.iter_rows(min_row=2) for c in row]
-    assert any(v.startswith("Gửi lỗi: SMTP 550 5.7.30") for v in shown), shown
+    assert any(v.startswith("Gửi lỗi: máy chủ thư không nhận thư — SMTP 550 5.7.30") for v in shown), shown
 
 
 def test_a_folder_recreated_with_the_same_messages_gets_no_second_reply(

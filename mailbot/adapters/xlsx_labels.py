@@ -38,7 +38,7 @@ ACTION_LABELS = {
     "quarantined": "Cách ly",
     "rate_limited": "Tạm không trả lời (vượt giới hạn gửi)",
     "noted": "Ghi nhận lời nhắn",
-    "failed": "Lỗi xử lý",
+    "failed": "Lỗi xử lý (đã cách ly)",
 }
 SIGNATURE_LABELS = {
     "valid": "Hợp lệ",
@@ -133,7 +133,9 @@ def reply_text(m: MessageView) -> str | None:
     label = REPLY_LABELS.get(m.reply_state, m.reply_state)
     if m.reply_state == "failed" and m.reply_error:
         bounced = m.reply_error.startswith("bounced:")
-        return f"{label}: " + ("thư bị trả lại, không đến được người nhận" if bounced else "máy chủ thư không nhận thư")
+        if bounced:
+            return f"{label}: thư bị trả lại, không đến được người nhận"
+        return f"{label}: máy chủ thư không nhận thư — {m.reply_error}"  # the server's own words, for the admin
     if m.reply_state == "pending" and m.reply_error:
         return "Chờ gửi lại (máy chủ thư tạm thời không nhận)"
     return label
