@@ -208,6 +208,12 @@ class TrustSettings(Section):
         return TrustSettings(ca_files=files)
 
 
+class RosterSettings(Section):
+    """The units expected to submit (mailbot.officer.roster): an .xlsx or .csv file; none: no roster."""
+
+    file: Path | None = None
+
+
 Mailbox = Annotated[MaildirMailbox | ImapMailbox, Field(discriminator="kind")]
 Sender = Annotated[OutboxSender | SmtpSender, Field(discriminator="kind")]
 
@@ -224,6 +230,7 @@ class Settings(Section):
     reprocess: ReprocessSettings = ReprocessSettings()
     trust: TrustSettings = TrustSettings()
     convert: ConvertSection = ConvertSection()
+    roster: RosterSettings = RosterSettings()
     _source: Path = PrivateAttr(default=Path("config.toml"))
 
     @property
@@ -309,10 +316,21 @@ def load_settings(path: Path | str) -> Settings:
             ),
             "trust": settings.trust.resolved(path, base),
             "convert": _resolve_program(base, settings.convert),
+            "roster": _roster(path, base, settings.roster),
         }
     )
     resolved._source = path
     return resolved
+
+
+def _roster(path: Path, base: Path, section: RosterSettings) -> RosterSettings:
+    """The roster file made absolute from the config's folder; one that is not there fails now, naming the key."""
+    if section.file is None:
+        return section
+    found = _resolve(base, section.file)
+    if not found.is_file():
+        _fail_at(path, ("roster", "file"), f"no roster file at {found}")
+    return RosterSettings(file=found)
 
 
 def _resolve_program(base: Path, section: ConvertSection) -> ConvertSection:
