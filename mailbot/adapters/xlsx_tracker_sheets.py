@@ -55,6 +55,8 @@ ACTION_LABELS = {
     "rate_limited": "Vượt giới hạn gửi",
     "noted": "Ghi nhận lời nhắn",
     "failed": "Lỗi xử lý (đã cách ly)",
+    "reminder": "Đã gửi nhắc nhở",  # mail of mailbot's own (readmodel.notice_views)
+    "digest": "Bản tin hằng ngày",
 }
 SIGNATURE_LABELS = {"valid": "Hợp lệ", "untrusted": "Không xác minh được CA", "invalid": "Không hợp lệ"}
 REPLY_LABELS = {"pending": "Chờ gửi", "sent": "Đã gửi", "failed": "Gửi lỗi", "uncertain": "Chưa chắc đã gửi"}
