@@ -216,6 +216,8 @@ def remind(ctx: click.Context, dry_run: bool, at: dt.datetime | None) -> None:
 
     with _app(ctx) as app:
         try:
+            with app.ledger.transaction():  # the lock is ours: a mail left `sending` was cut off by a crash
+                app.ledger.interrupted_to_uncertain()
             queued = queue_due(app, moment)
             send_replies(app)
         except MailbotError as exc:
