@@ -13,6 +13,8 @@ from typing import Any
 from mailbot.adapters.sqlite_ledger import SqliteLedger
 from mailbot.archive import Archive
 from mailbot.model import ArchivedFile, MessageView, SubmissionView, TrackerData
+from mailbot.officer.matching import match
+from mailbot.officer.roster import Roster
 from mailbot.validation.schema import Rules
 
 
@@ -34,10 +36,13 @@ def message_views(ledger: SqliteLedger) -> list[MessageView]:
     return [MessageView(sender=row.pop("from"), **row) for row in ledger.message_log()]
 
 
-def tracker_data(ledger: SqliteLedger, archive: Archive, rules: Rules) -> TrackerData:
+def tracker_data(ledger: SqliteLedger, archive: Archive, rules: Rules, roster: Roster | None = None) -> TrackerData:
+    """What the workbook shows; with a roster, each expected unit's state too (the sheet "Đơn vị")."""
     column = rules.column("dinh_huong")
     orientations = {v.code: v.name for v in column.values} if column else {}
-    return TrackerData(submission_views(ledger, archive), message_views(ledger), orientations, dt.datetime.now(dt.UTC))
+    submissions = submission_views(ledger, archive)
+    state = match(roster, submissions) if roster is not None else None
+    return TrackerData(submissions, message_views(ledger), orientations, dt.datetime.now(dt.UTC), roster=state)
 
 
 def _time(moment: dt.datetime) -> str:
