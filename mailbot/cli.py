@@ -262,6 +262,8 @@ def check(ctx: click.Context, connect: bool) -> None:
         _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
     click.echo(f"{ctx.obj}: OK — mailbox {settings.mailbox.kind}, replies via {settings.smtp.kind}")
     click.echo(f"rules {settings.rules.file}: OK")
+    if settings.roster.file:  # already read by load_settings: a bad row has exited 78 naming it
+        click.echo(f"roster {settings.roster.file}: OK — {_roster_size(settings.roster.file)} unit(s)")
     click.echo(_converter_line(settings))
     if connect:
         from mailbot.logs import configure_logging
@@ -272,6 +274,12 @@ def check(ctx: click.Context, connect: bool) -> None:
         for probe in probes:
             click.echo(probe.line())
         sys.exit(exit_code(probes))
+
+
+def _roster_size(path: Path) -> int:
+    from mailbot.officer.roster import load_roster
+
+    return len(load_roster(path).units)
 
 
 def _converter_line(settings: Settings) -> str:
