@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 from mailbot.cli import main
 from mailbot.errors import ConfigError
 from mailbot.officer.roster import Unit, load_roster
+from tests.office_fixtures import roster as office_roster
 
 HEADER = ["STT", "Mã đơn vị", "Tên đơn vị", "Địa chỉ email", "Tên miền"]
 ROWS = [
@@ -23,6 +24,7 @@ EXPECTED = [
     Unit("101", "Trường Đại học Bách khoa Hà Nội", (), ("hust.edu.vn",), row=4),
     Unit(None, "Viện Dệt May", (), ("vietex.vn", "textile.example.vn"), row=5),
 ]
+OFFICE_ROSTER = Path(__file__).parent / "fixtures" / "office" / "roster" / "don-vi.xlsx"
 CONFIG = '[mailbox]\nkind = "maildir"\n\n[smtp]\nkind = "outbox"\nfrom = "Vụ TKNL <nop-de-xuat@example.org>"\n'
 
 
@@ -50,6 +52,10 @@ def write_csv(path: Path, rows: list[list[object]], *, bom: bool, delimiter: str
 def test_a_roster_workbook_gives_every_unit_as_written(tmp_path: Path) -> None:
     roster = load_roster(write_xlsx(tmp_path / "don-vi.xlsx", [HEADER, *ROWS]))
     assert roster.units == EXPECTED
+
+
+def test_a_roster_workbook_saved_by_libreoffice_gives_every_unit_as_written() -> None:
+    assert load_roster(OFFICE_ROSTER).units == office_roster.EXPECTED
 
 
 @pytest.mark.parametrize("bom", [True, False], ids=["excel-utf8-bom", "plain-utf8"])
