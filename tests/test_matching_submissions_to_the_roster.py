@@ -55,6 +55,12 @@ def test_a_submission_from_a_listed_domain_or_its_subdomain_is_that_units() -> N
     assert state.units[1].matched_by == {"R1": "domain", "R2": "domain"}
 
 
+def test_an_internationalised_domain_received_as_a_labels_matches_the_domain_written_in_unicode() -> None:
+    roster = Roster(Path("r.csv"), [Unit(None, "Viện Máy", domains=("viện-máy.vn",), row=2)])
+    state = match(roster, [submission("R1", "a@xn--vin-my-tta2432d.vn", None)])
+    assert state.units[0].matched_by == {"R1": "domain"}
+
+
 def test_a_domain_two_units_share_is_narrowed_by_the_organisations_name() -> None:
     state = match(ROSTER, [submission("R1", "vanphong@moit.gov.vn", "VIỆN CƠ KHÍ NĂNG LƯỢNG VÀ MỎ")])
     assert unit_of(state, "R1") == "Viện Cơ khí Năng lượng và Mỏ"
