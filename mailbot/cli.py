@@ -239,6 +239,7 @@ def _due_reminders(settings: Settings, moment: dt.datetime) -> list[Reminder]:
     from mailbot.adapters.sqlite_ledger import LedgerError, SqliteLedger
     from mailbot.alerts import LedgerTeller
     from mailbot.officer.reminders import due_reminders
+    from mailbot.officer.roster import load_roster
 
     try:
         exists = settings.ledger_path.is_file()
@@ -246,7 +247,8 @@ def _due_reminders(settings: Settings, moment: dt.datetime) -> list[Reminder]:
     except LedgerError as exc:
         _fail(f"mailbot: {exc}", EX_IOERR)
     try:
-        return due_reminders(LedgerTeller(ledger, settings, load_rules(settings.rules.file)), moment)
+        roster = load_roster(settings.roster.file) if settings.roster.file else None
+        return due_reminders(LedgerTeller(ledger, settings, load_rules(settings.rules.file)), roster, moment)
     except ConfigError as exc:
         _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
     finally:
@@ -346,6 +348,8 @@ def check(ctx: click.Context, connect: bool) -> None:
         _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
     click.echo(f"{ctx.obj}: OK — mailbox {settings.mailbox.kind}, replies via {settings.smtp.kind}")
     click.echo(f"rules {settings.rules.file}: OK")
+    if settings.roster.file:  # already read by load_settings: a bad row has exited 78 naming it
+        click.echo(f"roster {settings.roster.file}: OK — {_roster_size(settings.roster.file)} unit(s)")
     click.echo(_converter_line(settings))
     if connect:
         from mailbot.logs import configure_logging
@@ -356,6 +360,12 @@ def check(ctx: click.Context, connect: bool) -> None:
         for probe in probes:
             click.echo(probe.line())
         sys.exit(exit_code(probes))
+
+
+def _roster_size(path: Path) -> int:
+    from mailbot.officer.roster import load_roster
+
+    return len(load_roster(path).units)
 
 
 def _converter_line(settings: Settings) -> str:

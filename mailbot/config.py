@@ -359,12 +359,15 @@ def load_settings(path: Path | str) -> Settings:
 
 
 def _roster(path: Path, base: Path, section: RosterSettings) -> RosterSettings:
-    """The roster file made absolute from the config's folder; one that is not there fails now, naming the key."""
+    """The roster file made absolute from the config's folder; one that is not there, or not readable, fails now."""
     if section.file is None:
         return section
+    from mailbot.officer.roster import load_roster
+
     found = _resolve(base, section.file)
     if not found.is_file():
         _fail_at(path, ("roster", "file"), f"no roster file at {found}")
+    load_roster(found)  # a bad entry fails now, naming the roster file and its row
     return RosterSettings(file=found)
 
 

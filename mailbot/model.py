@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # the roster's state is built from SubmissionView: a runtime import would be circular
+    from mailbot.officer.matching import RosterState
 
 Severity = Literal["error", "warning"]
 
@@ -294,3 +297,4 @@ class TrackerData:
     messages: list[MessageView]
     orientations: dict[int, str]  # code -> short name, for the statistics sheet
     generated_at: dt.datetime
+    roster: RosterState | None = None  # each roster unit's state; None without a [roster] file

@@ -16,6 +16,8 @@ from mailbot.adapters.sqlite_ledger import SqliteLedger
 from mailbot.adapters.sqlite_state import parse_utc
 from mailbot.archive import Archive
 from mailbot.model import ArchivedFile, MessageView, SubmissionView, TrackerData
+from mailbot.officer.matching import match
+from mailbot.officer.roster import Roster
 from mailbot.validation.schema import Rules
 
 
@@ -66,11 +68,14 @@ def notice_views(ledger: SqliteLedger) -> list[MessageView]:
     return views
 
 
-def tracker_data(ledger: SqliteLedger, archive: Archive, rules: Rules) -> TrackerData:
+def tracker_data(ledger: SqliteLedger, archive: Archive, rules: Rules, roster: Roster | None = None) -> TrackerData:
+    """What the workbook shows; with a roster, each expected unit's state too (the sheet "Đơn vị")."""
     column = rules.column("dinh_huong")
     orientations = {v.code: v.name for v in column.values} if column else {}
+    submissions = submission_views(ledger, archive)
+    state = match(roster, submissions) if roster is not None else None
     messages = message_views(ledger) + notice_views(ledger)
-    return TrackerData(submission_views(ledger, archive), messages, orientations, dt.datetime.now(dt.UTC))
+    return TrackerData(submissions, messages, orientations, dt.datetime.now(dt.UTC), roster=state)
 
 
 def _time(moment: dt.datetime) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 
 from mailbot.adapters.xlsx_tracker_sheets import NOTE_HEADER, OLD_NOTES, RECEIPT_HEADER, SUBMISSIONS, build_workbook
+from mailbot.adapters.xlsx_tracker_units import add_units_sheet
 from mailbot.faults import checkpoint
 from mailbot.model import TrackerData
 from mailbot.ports import TrackerWrite
@@ -47,7 +48,7 @@ class XlsxTracker:
         notes = self._notes_for_rebuild()
         tmp = self._temp_path(self.path)
         try:
-            save_synced(build_workbook(data, notes), tmp)
+            save_synced(add_units_sheet(build_workbook(data, notes), data), tmp)
             checkpoint("tracker_replacing")  # a crash here keeps the old tracker; the temp goes next run
             if self._replace(tmp, self.path):
                 self._discard_pending(notes)

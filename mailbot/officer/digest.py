@@ -32,7 +32,7 @@ from mailbot.officer.notices import (
     vn_date,
     vn_text,
 )
-from mailbot.officer.roster import load_roster
+from mailbot.officer.roster import Roster
 from mailbot.readmodel import submission_views
 from mailbot.replies import one_line, vn_time
 
@@ -74,7 +74,7 @@ def queue_due(app: App, now: dt.datetime) -> int:
     key = due_digest(app, now)
     if key is None:
         return 0
-    context = digest_context(app, now)
+    context = digest_context(app, app.roster, now)
     attachments = _attachment(app, context)
     text, html = render(app, context)
     mails, refused = [], []
@@ -111,7 +111,7 @@ def render(app: App, context: dict[str, Any]) -> tuple[str, str]:
 # ---------------------------------------------------------------- what it says
 
 
-def digest_context(source: Teller, now: dt.datetime) -> dict[str, Any]:
+def digest_context(source: Teller, roster: Roster | None, now: dt.datetime) -> dict[str, Any]:
     """Every value the digest templates show, already formatted."""
     call, settings = source.rules.call, source.settings
     previous = last_job(source.ledger, PREFIX)
@@ -137,7 +137,7 @@ def digest_context(source: Teller, now: dt.datetime) -> dict[str, Any]:
         "asks": _asks(source, since),
         "waiting_days": settings.digest.waiting_days,
         "waiting": _waiting(source, now),
-    } | _roster_counts(source)
+    } | _roster_counts(source, roster)
     needs = len(context["failed"]) + len(context["quarantined"]) + len(context["asks"]) + len(context["waiting"])
     left = f"còn {days_left} ngày" if days_left >= 0 else f"quá hạn {-days_left} ngày"
     context["subject"] = (
@@ -160,11 +160,10 @@ def _status_counts(source: Teller) -> dict[str, int]:
     return counts
 
 
-def _roster_counts(source: Teller) -> dict[str, Any]:
-    file = source.settings.roster.file
-    if file is None:
+def _roster_counts(source: Teller, roster: Roster | None) -> dict[str, Any]:
+    if roster is None:
         return {"roster": [], "roster_total": 0}
-    state = match(load_roster(file), submission_views(source.ledger))
+    state = match(roster, submission_views(source.ledger))
     rows = [{"label": STATE_LABELS[name], "n": n} for name, n in state.counts().items()]
     rows.append({"label": OUTSIDE_LABEL, "n": len(state.outside)})
     if state.ambiguous:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mailbot.addresses import AddressError, ascii_domain
 from mailbot.model import SubmissionView
 from mailbot.officer.roster import Roster, Unit
 from mailbot.text import fold
@@ -131,8 +132,8 @@ def match(roster: Roster, submissions: Iterable[SubmissionView]) -> RosterState:
 
 def match_one(units: Sequence[Unit], submission: SubmissionView) -> tuple[list[Unit], MatchedBy]:
     """The units the submission may be from (one: matched; several: ambiguous; none: outside), and how."""
-    sender = submission.sender.strip().casefold()
-    by_address = [u for u in units if sender in u.addresses]
+    sender = _wire(submission.sender.strip())
+    by_address = [u for u in units if sender in (_wire(a) for a in u.addresses)]
     if by_address:
         return by_address, "address"
     by_domain = _by_domain(units, sender.rpartition("@")[2])
@@ -150,12 +151,26 @@ def _by_domain(units: Sequence[Unit], domain: str) -> list[Unit]:
         return []
     best, found = 0, []
     for unit in units:
-        depth = max((d.count(".") + 1 for d in unit.domains if domain == d or domain.endswith("." + d)), default=0)
+        wired = [_wire_domain(d) for d in unit.domains]
+        depth = max((d.count(".") + 1 for d in wired if domain == d or domain.endswith("." + d)), default=0)
         if depth > best:
             best, found = depth, [unit]
         elif depth and depth == best:
             found.append(unit)
     return found
+
+
+def _wire(address: str) -> str:
+    """The address compared as the wire carries it: a domain received as xn--… equals the one written in Unicode."""
+    local, at, domain = address.rpartition("@")
+    return f"{local}{at}{_wire_domain(domain)}".casefold() if at else address.casefold()
+
+
+def _wire_domain(domain: str) -> str:
+    try:
+        return ascii_domain(domain).casefold()
+    except AddressError:
+        return domain.casefold()
 
 
 def _by_name(units: Sequence[Unit], organization: str | None) -> list[Unit]:

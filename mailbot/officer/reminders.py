@@ -40,7 +40,7 @@ from mailbot.officer.notices import (
     vn_date,
     vn_text,
 )
-from mailbot.officer.roster import Unit, load_roster
+from mailbot.officer.roster import Roster, Unit
 from mailbot.readmodel import submission_views
 from mailbot.replies import one_line, vn_time
 from mailbot.text import fold
@@ -68,11 +68,9 @@ class Reminder:
         return f"{self.key}\t{self.unit}\t{to}\t{self.detail}"
 
 
-def due_reminders(source: Teller, now: dt.datetime) -> list[Reminder]:
+def due_reminders(source: Teller, roster: Roster | None, now: dt.datetime) -> list[Reminder]:
     """Every reminder due at `now` and not yet sent, in the order they would go."""
-    views = submission_views(source.ledger)
-    file = source.settings.roster.file
-    state = match(load_roster(file), views) if file is not None else None
+    state = match(roster, submission_views(source.ledger)) if roster is not None else None
     found = before_deadline(source, state, now) + corrections(source, state, now)
     return [r for r in found if not job_done(source.ledger, r.key)]
 
@@ -154,7 +152,7 @@ def queue_due(app: App, now: dt.datetime) -> list[Reminder]:
         app.ledger, "reminder", now_utc() - dt.timedelta(hours=1)
     )
     queued = []
-    for reminder in due_reminders(app, now):
+    for reminder in due_reminders(app, app.roster, now):
         if not reminder.recipients:
             continue  # a roster unit known only by its domain: shown by `remind --dry-run`, never guessed
         if len(reminder.recipients) > capacity:
