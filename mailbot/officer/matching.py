@@ -2,8 +2,9 @@
 
 A submission is matched by its sender's address, then by its sender's domain (the most specific domain wins;
 a domain several units share is narrowed by the organisation's name), then by the organisation's name
-(folded, fuzzy: the similarity task names are matched with). When two units are equally likely the submission
-is ambiguous: it is listed with its candidates and counted for neither, never guessed.
+(folded, fuzzy: the SequenceMatcher ratio over match keys that task names are matched with). When two units
+are equally likely the submission is ambiguous: it is listed with its candidates and counted for neither, never
+guessed.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Literal
 
 from mailbot.addresses import AddressError, ascii_domain
 from mailbot.model import SubmissionView
 from mailbot.officer.roster import Roster, Unit
-from mailbot.text import fold
-from mailbot.validation.checks import similarity
+from mailbot.validation.values import match_key
 
 #: A name at least this similar (0..1) to a unit's name is that unit's.
 NAME_THRESHOLD = 0.85
@@ -175,23 +176,34 @@ def _wire_domain(domain: str) -> str:
 
 def _by_name(units: Sequence[Unit], organization: str | None) -> list[Unit]:
     """The unit whose name is the organisation's; several when they are equally likely; none below the threshold."""
-    if not organization or not fold(organization):
+    org = match_key(organization or "")
+    if not org:
         return []
-    exact = [u for u in units if name_score(organization, u) == 1.0]
+    exact = [unit for unit in units if org in (match_key(unit.name), match_key(unit.code or ""))]
     if exact:
-        return exact  # the same folded name (or code): equally spelled, no fuzzier name competes
-    scored = sorted(((name_score(organization, u), i) for i, u in enumerate(units)), reverse=True)
-    best = scored[0][0] if scored else 0.0
+        return exact  # the same folded name (or code): no fuzzier name competes with it
+    scores = name_scores(org, units)
+    best = max(scores, default=0.0)
     if best < NAME_THRESHOLD:
         return []
-    return [units[i] for score, i in scored if score >= best - NAME_MARGIN and score >= NAME_THRESHOLD]
+    return [unit for unit, score in zip(units, scores, strict=True) if score >= max(best - NAME_MARGIN, NAME_THRESHOLD)]
 
 
-def name_score(organization: str, unit: Unit) -> float:
-    """How likely (0..1) the organisation written in a submission is this unit, by folded names and its code."""
-    org, name = fold(organization), fold(unit.name)
-    if org == name or (unit.code and org == fold(unit.code)):
-        return 1.0
-    if len(name.split()) >= 2 and f" {name} " in f" {org} ":  # "Viện Năng lượng – Bộ Công Thương"
-        return CONTAINED_SCORE
-    return similarity(organization, unit.name)
+def name_scores(org: str, units: Sequence[Unit]) -> list[float]:
+    """How likely (0..1) the folded organisation `org` is each unit: 1 for its folded name or code, CONTAINED_SCORE
+    for its name inside the organisation's, else the similarity task names are matched with (0 below the threshold,
+    where SequenceMatcher's cheap upper bounds skip the full ratio)."""
+    matcher = SequenceMatcher(autojunk=False)
+    matcher.set_seq2(org)
+    scores = []
+    for unit in units:
+        name = match_key(unit.name)
+        if org == name or (unit.code and org == match_key(unit.code)):
+            scores.append(1.0)
+        elif len(name.split()) >= 2 and f" {name} " in f" {org} ":  # "Viện Năng lượng – Bộ Công Thương"
+            scores.append(CONTAINED_SCORE)
+        else:
+            matcher.set_seq1(name)
+            quick = matcher.real_quick_ratio() >= NAME_THRESHOLD and matcher.quick_ratio() >= NAME_THRESHOLD
+            scores.append(matcher.ratio() if quick else 0.0)
+    return scores
