@@ -10,6 +10,7 @@ from mailbot.archive import Archive
 from mailbot.config import Settings
 from mailbot.intake import ExtractLimits
 from mailbot.isolation import IsolatedReader
+from mailbot.officer.roster import Roster, load_roster
 from mailbot.ports import Mailbox, Sender, Tracker
 from mailbot.readers.convert import ConvertSettings
 from mailbot.replies import ReplyRenderer
@@ -36,6 +37,8 @@ class App:
     sender_login_refused: bool = False
     #: Replies (and alerts) kept for a later batch because the server could not take them now.
     replies_deferred: int = 0
+    #: The units expected to submit ([roster] file), read at start-up; None without a roster.
+    roster: Roster | None = None
 
     @cached_property
     def blank_forms(self) -> list[tuple[str, bytes]]:
@@ -115,6 +118,7 @@ def build_app(settings: Settings) -> App:
             max_uncompressed=rules.limits.max_uncompressed_bytes,
             convert=convert_settings(settings),
         ),
+        roster=load_roster(settings.roster.file) if settings.roster.file else None,
     )
 
 

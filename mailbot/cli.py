@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ from mailbot.validation.schema import Rules
 if TYPE_CHECKING:
     from mailbot.bootstrap import App
     from mailbot.config import Settings
+    from mailbot.officer.reminders import Reminder
 
 EX_USAGE = 2  # click's own code for usage errors; `validate` uses it for unreadable paths too
 EX_CONFIG = getattr(os, "EX_CONFIG", 78)
@@ -136,21 +138,46 @@ def _app(ctx: click.Context, *, log_json: bool | None = None) -> Iterator[App]:
         _fail("mailbot: interrupted; the message in progress will be processed again next time", EX_INTERRUPTED)
 
 
+def _moment(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.datetime | None:
+    """--at: an ISO 8601 moment; one without a zone is Viet Nam time."""
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"not a moment such as 2023-04-23T08:00 or 2023-04-23T08:00+07:00: {value!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=7)))
+
+
+_at_option = click.option(
+    "--at",
+    "at",
+    callback=_moment,
+    default=None,
+    help="Decide what is due as if it were this moment (ISO 8601; Viet Nam time without a zone). Default: now.",
+)
+
+
 @main.command()
+@_at_option
 @click.pass_context
-def once(ctx: click.Context) -> None:
-    """Process the waiting messages once, rebuild the tracker, and exit."""
+def once(ctx: click.Context, at: dt.datetime | None) -> None:
+    """Process the waiting messages once, rebuild the tracker, send the reminders and digest due, and exit."""
     from mailbot.adapters.oauth2 import AuthError
     from mailbot.pipeline import process_batch
+    from mailbot.scheduler import run_due
 
     with _app(ctx) as app:
         try:
             report = process_batch(app)
+            due = run_due(app, at)
         except AuthError as exc:
             _fail(f"mailbot: login refused: {exc}", EX_NOPERM)
         except MailbotError as exc:
             _fail(f"mailbot: {exc}", EX_UNAVAILABLE)
     click.echo(f"processed {report.processed} message(s): {report.actions or '{}'}; tracker: {report.tracker}")
+    if due.reminders or due.digests:
+        click.echo(f"due: {due.reminders} reminder(s), {due.digests} digest mail(s) queued")
     if report.replies_waiting:
         _fail(
             f"mailbot: {report.replies_waiting} reply(ies) waiting: the mail server cannot take them now;"
@@ -167,6 +194,65 @@ def run(ctx: click.Context) -> None:
 
     with _app(ctx) as app:
         Runner(app).run()
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="List who would get which reminder; send nothing.")
+@_at_option
+@click.pass_context
+def remind(ctx: click.Context, dry_run: bool, at: dt.datetime | None) -> None:
+    """Send the reminders due now (or --at a moment): to roster units with no submission, and corrections waiting."""
+    from mailbot.adapters.sqlite_state import now_utc
+
+    moment = at or now_utc()
+    if dry_run:
+        due = _due_reminders(_settings(ctx), moment)
+        for reminder in due:
+            click.echo(reminder.line())
+        click.echo(f"{len(due)} reminder(s) due at {_vn(moment)} (giờ Việt Nam); nothing sent (--dry-run)")
+        return
+    from mailbot.officer.reminders import queue_due
+    from mailbot.pipeline import send_replies
+
+    with _app(ctx) as app:
+        try:
+            with app.ledger.transaction():  # the lock is ours: a mail left `sending` was cut off by a crash
+                app.ledger.interrupted_to_uncertain()
+            queued = queue_due(app, moment)
+            send_replies(app)
+        except MailbotError as exc:
+            _fail(f"mailbot: {exc}", EX_UNAVAILABLE)
+        waiting = app.replies_deferred
+    for reminder in queued:
+        click.echo(reminder.line())
+    click.echo(f"{len(queued)} reminder(s) queued at {_vn(moment)} (giờ Việt Nam)")
+    if waiting:
+        _fail(f"mailbot: {waiting} mail(s) waiting: the mail server cannot take them now", EX_REPLIES_WAITING)
+
+
+def _vn(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone(dt.timedelta(hours=7))).strftime("%d/%m/%Y %H:%M")
+
+
+def _due_reminders(settings: Settings, moment: dt.datetime) -> list[Reminder]:
+    """The reminders due, read from the ledger without the lock (a running mailbot may hold it)."""
+    from mailbot.adapters.sqlite_ledger import LedgerError, SqliteLedger
+    from mailbot.alerts import LedgerTeller
+    from mailbot.officer.reminders import due_reminders
+    from mailbot.officer.roster import load_roster
+
+    try:
+        exists = settings.ledger_path.is_file()
+        ledger = SqliteLedger(settings.ledger_path, read_only=exists) if exists else SqliteLedger(":memory:")
+    except LedgerError as exc:
+        _fail(f"mailbot: {exc}", EX_IOERR)
+    try:
+        roster = load_roster(settings.roster.file) if settings.roster.file else None
+        return due_reminders(LedgerTeller(ledger, settings, load_rules(settings.rules.file)), roster, moment)
+    except ConfigError as exc:
+        _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
+    finally:
+        ledger.close()
 
 
 @main.command()
@@ -264,6 +350,8 @@ def check(ctx: click.Context, connect: bool) -> None:
         _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
     click.echo(f"{ctx.obj}: OK — mailbox {settings.mailbox.kind}, replies via {settings.smtp.kind}")
     click.echo(f"rules {settings.rules.file}: OK")
+    if settings.roster.file:  # already read by load_settings: a bad row has exited 78 naming it
+        click.echo(f"roster {settings.roster.file}: OK — {_roster_size(settings.roster.file)} unit(s)")
     click.echo(_converter_line(settings))
     if connect:
         from mailbot.logs import configure_logging
@@ -274,6 +362,12 @@ def check(ctx: click.Context, connect: bool) -> None:
         for probe in probes:
             click.echo(probe.line())
         sys.exit(exit_code(probes))
+
+
+def _roster_size(path: Path) -> int:
+    from mailbot.officer.roster import load_roster
+
+    return len(load_roster(path).units)
 
 
 def _converter_line(settings: Settings) -> str:

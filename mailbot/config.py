@@ -226,6 +226,45 @@ class TrustSettings(Section):
         return TrustSettings(ca_files=files)
 
 
+class RosterSettings(Section):
+    """The units expected to submit (mailbot.officer.roster): an .xlsx or .csv file; none: no roster."""
+
+    file: Path | None = None
+
+
+def _clock_time(value: str) -> str:
+    """ "08:00": a time of day, 24-hour, Viet Nam time."""
+    hours, colon, minutes = value.partition(":")
+    if not (colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2):
+        raise ValueError(f'needs a time of day "HH:MM", e.g. "08:00" (got {value!r})')
+    if int(hours) > 23 or int(minutes) > 59:
+        raise ValueError(f"no such time of day: {value!r}")
+    return value
+
+
+ClockTime = Annotated[str, AfterValidator(_clock_time)]
+
+
+class ReminderSettings(Section):
+    """Reminders to roster units (mailbot.officer.reminders), each sent exactly once per unit and reminder."""
+
+    #: Units with no submission are reminded on each of these days before the deadline's day (none: no reminder).
+    before_deadline_days: list[Annotated[int, Field(ge=1, le=365)]] = [7, 2]
+    #: A latest version that needs correction and was not resubmitted this many days later (0: no reminder).
+    correction_after_days: int = Field(default=5, ge=0, le=365)
+    at: ClockTime = "08:00"  # the time of day (Viet Nam) a reminder becomes due on its day
+    max_per_hour: int = Field(default=60, ge=1)  # reminders queued within an hour; the rest wait their turn
+
+
+class DigestSettings(Section):
+    """The officer's daily digest (mailbot.officer.digest): once a day, exactly once."""
+
+    to: list[str] = []  # the officers' addresses; empty: no digest
+    at: ClockTime = "08:00"  # Viet Nam time
+    waiting_days: int = Field(default=5, ge=0)  # a correction waiting longer than this needs the officer
+    max_attachment_mb: float = Field(default=5, ge=0)  # a larger workbook is named, not attached
+
+
 Mailbox = Annotated[MaildirMailbox | ImapMailbox, Field(discriminator="kind")]
 Sender = Annotated[OutboxSender | SmtpSender, Field(discriminator="kind")]
 
@@ -243,6 +282,9 @@ class Settings(Section):
     trust: TrustSettings = TrustSettings()
     officer: OfficerSettings = OfficerSettings()
     convert: ConvertSection = ConvertSection()
+    roster: RosterSettings = RosterSettings()
+    reminders: ReminderSettings = ReminderSettings()
+    digest: DigestSettings = DigestSettings()
     _source: Path = PrivateAttr(default=Path("config.toml"))
 
     @property
@@ -328,10 +370,24 @@ def load_settings(path: Path | str) -> Settings:
             ),
             "trust": settings.trust.resolved(path, base),
             "convert": _resolve_program(base, settings.convert),
+            "roster": _roster(path, base, settings.roster),
         }
     )
     resolved._source = path
     return resolved
+
+
+def _roster(path: Path, base: Path, section: RosterSettings) -> RosterSettings:
+    """The roster file made absolute from the config's folder; one that is not there, or not readable, fails now."""
+    if section.file is None:
+        return section
+    from mailbot.officer.roster import load_roster
+
+    found = _resolve(base, section.file)
+    if not found.is_file():
+        _fail_at(path, ("roster", "file"), f"no roster file at {found}")
+    load_roster(found)  # a bad entry fails now, naming the roster file and its row
+    return RosterSettings(file=found)
 
 
 def _resolve_program(base: Path, section: ConvertSection) -> ConvertSection:

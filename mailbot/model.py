@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # the roster's state is built from SubmissionView: a runtime import would be circular
+    from mailbot.officer.matching import RosterState
 
 Severity = Literal["error", "warning"]
 
@@ -314,3 +317,4 @@ class TrackerData:
     generated_at: dt.datetime
     files: list[VersionFile] = field(default_factory=list)  # every version's attachments, oldest first
     call: str = ""  # the call's short title, for the printed header
+    roster: RosterState | None = None  # each roster unit's state; None without a [roster] file

@@ -243,7 +243,7 @@ def rebuild_tracker(app: App) -> tuple[str | None, bool]:
 
     Returns where it was written and whether it is current (False: locked or unwritable)."""
     try:
-        written = app.tracker.write(tracker_data(app.ledger, app.archive, app.rules))
+        written = app.tracker.write(tracker_data(app.ledger, app.archive, app.rules, app.roster))
     except OSError as exc:
         get_logger().error("tracker_not_written", error=str(exc))
         return None, False

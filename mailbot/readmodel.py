@@ -8,12 +8,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import asdict
+from email.parser import BytesHeaderParser
+from email.policy import default
 from pathlib import Path
 from typing import Any
 
 from mailbot.adapters.sqlite_ledger import SqliteLedger
+from mailbot.adapters.sqlite_state import parse_utc
 from mailbot.archive import Archive
 from mailbot.model import ArchivedFile, MessageView, SubmissionView, TrackerData, VersionFile
+from mailbot.officer.matching import match
+from mailbot.officer.roster import Roster
 from mailbot.validation.schema import Rules
 
 
@@ -44,16 +49,48 @@ def version_files(ledger: SqliteLedger, archive: Archive) -> list[VersionFile]:
     ]
 
 
-def tracker_data(ledger: SqliteLedger, archive: Archive, rules: Rules) -> TrackerData:
+def notice_views(ledger: SqliteLedger) -> list[MessageView]:
+    """The mail mailbot sent of its own accord (reminders, digests) as log rows: `action` is their kind,
+    `sender` says to whom, `reason` what the job was. For the tracker's log only; the export lists received mail."""
+    rows = ledger.db.execute(
+        "SELECT o.reply_id, o.recipient, o.raw, o.created_at, o.kind, s.receipt, o.state, o.last_error"
+        " FROM outbox o LEFT JOIN submissions s ON s.id = o.submission_id"
+        " WHERE o.kind IN ('reminder', 'digest') ORDER BY o.id"
+    ).fetchall()
+    views = []
+    for reply_id, recipient, raw, created_at, kind, receipt, state, error in rows:
+        headers = BytesHeaderParser(policy=default).parsebytes(bytes(raw))
+        job = str(headers.get("X-Mailbot-Job", ""))
+        detail = ledger.db.execute("SELECT detail FROM jobs WHERE key = ?", (job,)).fetchone()
+        views.append(
+            MessageView(
+                message_id=reply_id,
+                sender=f"Gửi đến: {recipient}",
+                subject=str(headers.get("Subject", "")),
+                received_at=parse_utc(created_at),
+                action=kind,
+                reason=str(detail[0]) if detail and detail[0] else None,
+                receipt=receipt,
+                reply_state=state,
+                reply_error=error,
+            )
+        )
+    return views
+
+
+def tracker_data(ledger: SqliteLedger, archive: Archive, rules: Rules, roster: Roster | None = None) -> TrackerData:
+    """What the workbook shows; with a roster, each expected unit's state too (the sheet "Đơn vị")."""
     column = rules.column("dinh_huong")
     orientations = {v.code: v.name for v in column.values} if column else {}
+    submissions = submission_views(ledger, archive)
     return TrackerData(
-        submission_views(ledger, archive),
-        message_views(ledger),
+        submissions,
+        message_views(ledger) + notice_views(ledger),
         orientations,
         dt.datetime.now(dt.UTC),
         files=version_files(ledger, archive),
         call=rules.call.title,
+        roster=match(roster, submissions) if roster is not None else None,
     )
 
 

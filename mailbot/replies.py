@@ -32,7 +32,9 @@ from mailbot.model import Finding, Inbound, Task
 from mailbot.report import place_text
 from mailbot.validation.schema import Rules
 
-ReplyKind = Literal["acknowledgement", "correction", "late", "unreadable"]
+ReplyKind = Literal[
+    "acknowledgement", "correction", "late", "unreadable", "reminder_before", "reminder_correction", "digest"
+]  # the last three are mailbot's own mail (mailbot.officer), rendered with the same environment
 
 VIETNAM = dt.timezone(dt.timedelta(hours=7), "UTC+7")
 HEADER_LIMIT = 120  # characters of anything echoed from a submission into a subject or a heading

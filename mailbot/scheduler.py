@@ -1,4 +1,8 @@
-"""`mailbot run`: an APScheduler interval job, one at a time, with a graceful SIGTERM.
+"""`mailbot run`: APScheduler interval jobs, one at a time, with a graceful SIGTERM.
+
+Two jobs: the poll (a batch of mail) and the due check (`run_due`: reminders and the daily digest), which
+asks every few minutes whether anything is due; the ledger's `jobs` table, not memory, says what was done,
+so a restart never does it twice. They share one lock: the ledger sees one of them at a time.
 
 SIGTERM/SIGINT let the current message finish, then the process exits 0. A heartbeat file is
 touched each cycle (the Docker HEALTHCHECK reads its age). A lock file keeps a second instance out.
@@ -13,6 +17,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -22,7 +27,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from mailbot.bootstrap import App
 from mailbot.errors import MailbotError
 from mailbot.logs import get_logger
-from mailbot.pipeline import process_batch
+from mailbot.pipeline import process_batch, send_replies
+
+#: The due check runs at least this often (and as often as the poll when that is shorter).
+DUE_CHECK_SECONDS = 300
 
 
 class AlreadyRunning(MailbotError):
@@ -57,6 +65,23 @@ def touch(path: Path) -> None:
     os.utime(path)
 
 
+@dataclass
+class DueReport:
+    reminders: int = 0  # reminders queued
+    digests: int = 0  # digest mails queued
+
+
+def run_due(app: App, now: dt.datetime | None = None) -> DueReport:
+    """Queue the reminders and the digest due at `now` (default: the clock), then send what waits in the outbox."""
+    from mailbot.officer import digest, reminders
+
+    now = now or _now()
+    report = DueReport(len(reminders.queue_due(app, now)), digest.queue_due(app, now))
+    if report.reminders or report.digests:
+        send_replies(app)
+    return report
+
+
 class Runner:
     """Runs batches on a schedule until told to stop."""
 
@@ -86,6 +111,19 @@ class Runner:
             self.log.error("batch_failed", error=str(exc))
         except Exception:  # a bug must not stop the service: log it and try again next cycle
             self.log.exception("batch_crashed")
+
+    def due(self) -> None:
+        with self.batch_lock:
+            if self.stopping.is_set():
+                return
+            try:
+                report = run_due(self.app)
+                if report.reminders or report.digests:
+                    self.log.info("due_done", reminders=report.reminders, digests=report.digests)
+            except MailbotError as exc:
+                self.log.error("due_failed", error=str(exc))
+            except Exception:  # a bug must not stop the service: log it and ask again at the next check
+                self.log.exception("due_crashed")
 
     def watch(self) -> None:
         """IMAP IDLE: wake the job when mail arrives; renew IDLE at least every idle_renew_seconds."""
@@ -119,6 +157,11 @@ class Runner:
         self.scheduler.add_job(
             self.cycle, "interval", id="poll", seconds=interval, max_instances=1, coalesce=True, next_run_time=_now()
         )
+        every = min(interval, DUE_CHECK_SECONDS)
+        self.scheduler.add_job(
+            self.due, "interval", id="due", seconds=every, max_instances=1, coalesce=True,
+            next_run_time=_now() + dt.timedelta(seconds=min(every, 5)),  # after the first batch has rebuilt the tracker
+        )  # fmt: skip
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         box = self.app.settings.mailbox

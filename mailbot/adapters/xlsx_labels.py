@@ -39,6 +39,8 @@ ACTION_LABELS = {
     "rate_limited": "Tạm không trả lời (vượt giới hạn gửi)",
     "noted": "Ghi nhận lời nhắn",
     "failed": "Lỗi xử lý (đã cách ly)",
+    "reminder": "Đã gửi nhắc nhở",  # mail of mailbot's own (readmodel.notice_views)
+    "digest": "Bản tin hằng ngày",
 }
 SIGNATURE_LABELS = {
     "valid": "Hợp lệ",

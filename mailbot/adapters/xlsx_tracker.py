@@ -41,6 +41,7 @@ from mailbot.adapters.xlsx_tracker_sheets import (
     SheetBuilder,
     build_workbook,
 )
+from mailbot.adapters.xlsx_tracker_units import add_units_sheet
 from mailbot.faults import checkpoint
 from mailbot.model import TrackerData
 from mailbot.ports import TrackerWrite
@@ -48,8 +49,13 @@ from mailbot.ports import TrackerWrite
 #: How far down a sheet to look for the header row (the officer may have added a title above it).
 HEADER_SEARCH_ROWS = 10
 
+
 #: Sheets beyond the standard ones, in order (e.g. the roster's "Đơn vị").
-EXTRA_SHEETS: tuple[SheetBuilder, ...] = ()
+def _units(wb: Workbook, book: Book) -> None:
+    add_units_sheet(wb, book.data)  # "Đơn vị": the roster's units and their states, when there is a roster
+
+
+EXTRA_SHEETS: tuple[SheetBuilder, ...] = (_units,)
 
 #: receipt → {officer header: text}
 Kept = dict[str, dict[str, str]]
