@@ -15,6 +15,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -264,15 +265,41 @@ def write_compiled(data: TrackerData, rules: Rules, out_dir: Path) -> list[Path]
     return [_replace(out_dir / f"{plan.file_stem}{suffix}", maker(plan)) for suffix, maker in makers]
 
 
+def rebuild_compiled(data: TrackerData, rules: Rules, out_dir: Path) -> list[Path]:
+    """`write_compiled` for the tracker's rebuild: a failure is logged, never raised, and mail processing goes on."""
+    from mailbot.logs import get_logger
+
+    try:
+        return write_compiled(data, rules, out_dir)
+    except OSError as exc:
+        get_logger().error("compiled_plan_not_written", error=str(exc))
+        return []
+
+
 def _replace(target: Path, content: bytes) -> Path:
-    """`content` into a temporary file beside `target` (made as any file is, readable on the share), then swapped in."""
+    """`content` written beside `target` and swapped in; while `target` is locked (open in Excel or Word on a
+    Windows share), into `<stem>.pending<suffix>` instead, as the tracker does. Returns the path written."""
+    from mailbot.adapters.xlsx_tracker import fsync_folder, is_lock
+
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    pending = target.with_name(f"{target.stem}.pending{target.suffix}")
     try:
         with temporary.open("wb") as out:
             out.write(content)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, target)
+        for where in (target, pending):
+            try:
+                os.replace(temporary, where)
+            except OSError as error:
+                if not is_lock(error):
+                    raise
+                continue
+            fsync_folder(where.parent)
+            if where == target:
+                with suppress(OSError):
+                    pending.unlink(missing_ok=True)
+            return where
+        raise PermissionError(f"{target} and {pending.name} are both locked")
     finally:
         temporary.unlink(missing_ok=True)
-    return target

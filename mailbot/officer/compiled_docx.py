@@ -33,10 +33,10 @@ from mailbot.officer.compiled import (
 )
 from mailbot.officer.compiled_xlsx import COUNTRY, FONT
 
-PAGE_WIDTH, PAGE_HEIGHT, MARGIN = Mm(297), Mm(210), Mm(15)
+PAGE_WIDTH, PAGE_HEIGHT, MARGIN = Mm(297), Mm(210), Mm(12)
 _TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN
-#: Widths in mm that fit "(12)", "12.345,5" and "01/2024" at 9 points with Word's cell margins.
-_FIXED_MM = {"stt": 11, "count": 14, "money": 20, "month": 17, "integer": 11}
+#: Widths in mm that fit "(12)", "12.345,5" and "01/2024" at 8 points with Word's cell margins.
+_FIXED_MM = {"stt": 10, "count": 14, "money": 18, "month": 15, "integer": 10}
 
 
 def plan_docx(plan: CompiledPlan) -> bytes:
@@ -145,7 +145,7 @@ class _Grid:
         self, texts: list[str], *, bold: bool = False, header: bool = False, right: frozenset[int] = frozenset()
     ) -> _Row:
         row: _Row = self.table.add_row()  # type: ignore[no-untyped-call]  # python-docx leaves add_row unannotated
-        for index, (cell, text) in enumerate(zip(row.cells, texts, strict=True)):
+        for index, (cell, text) in enumerate(zip(self.cells(row), texts, strict=True)):
             cell.width = self.widths[index]
             if text:
                 paragraph = cell.paragraphs[0]
@@ -153,10 +153,18 @@ class _Grid:
                 if alignment is not None:
                     paragraph.alignment = alignment
                 run = paragraph.add_run(text)
-                run.font.bold, run.font.size = bold or header, Pt(self.size)
+                run.font.size = Pt(self.size)
+                if bold or header:
+                    run.font.bold = True
+        properties = row._tr.get_or_add_trPr()
+        properties.append(OxmlElement("w:cantSplit"))  # a row is never cut across two pages
         if header:
-            row._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
+            properties.append(OxmlElement("w:tblHeader"))  # repeated at the top of every page
         return row
+
+    def cells(self, row: _Row) -> list[_Cell]:
+        """The cells of a row not yet merged, one per column (python-docx's `row.cells` walks the whole table)."""
+        return [_Cell(tc, self.table) for tc in row._tr.tc_lst]
 
     def banner(self, text: str, last: int | None = None, *, values: list[str] | None = None) -> None:
         """A label merged over columns 0..last (all by default), then `values` right-aligned in the columns after."""
@@ -164,19 +172,20 @@ class _Grid:
         texts = [text, *[""] * end, *(values or [""] * (len(self.columns) - end - 1))]
         row = self.row(texts, bold=True, right=frozenset(range(end + 1, len(self.columns))))
         if end > 0:
-            row.cells[0].merge(row.cells[end])
+            cells = self.cells(row)
+            cells[0].merge(cells[end])
 
     def header(self, numbers: bool) -> None:
-        top = self.row([c.group or c.label for c in self.columns], header=True)
-        bottom = self.row([c.label if c.group else "" for c in self.columns], header=True)
+        top = self.cells(self.row([c.group or c.label for c in self.columns], header=True))
+        bottom = self.cells(self.row([c.label if c.group else "" for c in self.columns], header=True))
         index = 0
         for group, run in groupby(self.columns, key=lambda c: c.group):
             count = len(list(run))
             if group is None:
                 for at in range(index, index + count):
-                    _merge_text(top.cells[at], bottom.cells[at])
+                    _merge_text(top[at], bottom[at])
             elif count > 1:
-                _merge_text(top.cells[index], top.cells[index + count - 1])
+                _merge_text(top[index], top[index + count - 1])
             index += count
         if numbers:
             self.row([f"({i})" for i in range(1, len(self.columns) + 1)], header=True)
@@ -211,7 +220,7 @@ def _alignment(header: bool, right: bool) -> WD_ALIGN_PARAGRAPH | None:
 
 
 def _plan_table(document: DocumentObject, plan: CompiledPlan) -> None:
-    grid = _Grid(document, plan.columns, 9)
+    grid = _Grid(document, plan.columns, 8)
     grid.header(numbers=True)
     money_at = [i for i, c in enumerate(plan.columns) if c.type == "money"]
     label_end = money_at[0] - 1 if money_at and money_at[0] > 0 else len(plan.columns) - 1
