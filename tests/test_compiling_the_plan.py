@@ -167,8 +167,6 @@ def test_money_has_the_format_a_vietnamese_excel_shows_as_one_thousand_two_hundr
     sheet = openpyxl.load_workbook(compiled[1] / f"{PLAN}.xlsx")[PLAN_SHEET]
     money_cells = [c for row in sheet.iter_rows(min_row=11) for c in row if isinstance(c.value, float)]
     assert money_cells and {c.number_format for c in money_cells} == {MONEY_FORMAT}
-    assert vietnamese_money(1234.5) == "1.234,5" and vietnamese_money(2000.5) == "2.000,5"
-    assert vietnamese_money(350.25 + 1000) in ("1.350,2", "1.350,3")
 
 
 def test_the_plan_has_the_national_header_the_title_and_a_print_setup(compiled: tuple[Workspace, Path]) -> None:

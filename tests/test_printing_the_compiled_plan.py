@@ -10,7 +10,7 @@ import pytest
 
 from mailbot.demo_mail import task
 from mailbot.model import SubmissionView, TrackerData
-from mailbot.officer.compiled import compile_plan, rebuild_compiled, write_compiled
+from mailbot.officer.compiled import compile_plan, rebuild_compiled, vietnamese_money, write_compiled
 from mailbot.officer.compiled_xlsx import PLAN_SHEET
 from mailbot.validation.schema import Issuer, Rules
 from tests.compiled_reading import docx_rows, in_section, pdf_pages, plan_rows
@@ -130,3 +130,12 @@ def test_a_plan_that_cannot_be_written_during_a_rebuild_is_logged_and_mail_proce
     in_the_way.write_text("a file where the folder should be", encoding="utf-8")
     assert rebuild_compiled(TrackerData([], [], {}, NOW), rules, in_the_way) == []
     assert in_the_way.read_text(encoding="utf-8") == "a file where the folder should be"
+
+
+def test_money_in_the_word_document_is_written_as_a_vietnamese_excel_shows_it() -> None:
+    assert vietnamese_money(1234.5) == "1.234,5"
+    assert vietnamese_money(2000.5) == "2.000,5"
+    assert vietnamese_money(1350.25) == "1.350,3"  # half away from zero, as Excel rounds for display
+    assert vietnamese_money(1234567.0) == "1.234.567,0"
+    assert vietnamese_money(-200.0) == "-200,0"
+    assert vietnamese_money(None) == ""

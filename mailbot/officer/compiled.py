@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -237,10 +238,14 @@ def cell_text(column: PlanColumn, task: PlanTask) -> str:
 
 
 def vietnamese_money(value: float | None) -> str:
-    """1234.5 as "1.234,5": the text a Vietnamese Excel shows for the workbook's money format."""
+    """1234.5 as "1.234,5": the text a Vietnamese Excel shows for the workbook's money format.
+
+    Rounded half away from zero, as Excel rounds for display (1350.25 shows as 1.350,3, not Python's 1.350,2).
+    """
     if value is None:
         return ""
-    return f"{value:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    rounded = Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{rounded:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".")
 
 
 def total(tasks: list[PlanTask], key: str) -> float:
