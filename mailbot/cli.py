@@ -487,3 +487,34 @@ def _tell_backup(settings: Settings, *, failed: str | None) -> None:
             ledger.close()
     except (MailbotError, OSError, sqlite3.Error) as exc:  # the ledger itself may be what failed: the log is left
         get_logger().warning("backup_alert_not_recorded", error=str(exc)[:300])
+
+
+@main.command("compile")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def compile_plan(ctx: click.Context, out_dir: Path) -> None:
+    """Write the compiled plan ("Tổng hợp đề xuất nhiệm vụ") of every latest version, as .xlsx and .docx, into OUT.
+
+    Reads the ledger without changing it (no lock: it can run beside `mailbot run`).
+    """
+    import datetime as dt
+
+    from mailbot.adapters.sqlite_ledger import LedgerError, SqliteLedger
+    from mailbot.model import TrackerData
+    from mailbot.officer.compiled import write_compiled
+    from mailbot.readmodel import submission_views
+
+    settings = _settings(ctx)
+    if not settings.ledger_path.is_file():
+        _fail(f"mailbot: no ledger yet at {settings.ledger_path}: nothing has been processed", EX_IOERR)
+    try:
+        ledger = SqliteLedger(settings.ledger_path, read_only=True)
+    except LedgerError as exc:
+        _fail(f"mailbot: {exc}", EX_IOERR)
+    try:
+        data = TrackerData(submission_views(ledger), [], {}, dt.datetime.now(dt.UTC))
+    finally:
+        ledger.close()
+    _writable(out_dir)
+    for path in write_compiled(data, load_rules(settings.rules.file), out_dir):
+        click.echo(str(path))

@@ -28,6 +28,7 @@ from mailbot.faults import checkpoint
 from mailbot.intake import parse_message
 from mailbot.logs import get_logger
 from mailbot.model import Inbound
+from mailbot.officer.compiled import rebuild_compiled
 from mailbot.ports import Fetched, SendError
 from mailbot.readmodel import tracker_data
 
@@ -242,11 +243,14 @@ def rebuild_tracker(app: App) -> tuple[str | None, bool]:
     """The officer's workbook from the ledger; a failure is logged and mail processing goes on.
 
     Returns where it was written and whether it is current (False: locked or unwritable)."""
+    data = tracker_data(app.ledger, app.archive, app.rules, app.roster)
     try:
-        written = app.tracker.write(tracker_data(app.ledger, app.archive, app.rules, app.roster))
+        written = app.tracker.write(data)
     except OSError as exc:
         get_logger().error("tracker_not_written", error=str(exc))
         return None, False
+    finally:  # the compiled plan beside the tracker; its own failure is logged, never the tracker's
+        rebuild_compiled(data, app.rules, app.settings.storage.tracker.parent)
     if written.pending:
         get_logger().warning("tracker_locked", pending_copy=str(written.path))
     return str(written.path), not written.pending

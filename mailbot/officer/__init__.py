@@ -1,1 +1,1 @@
-"""The officer's side of the call: who is expected to submit (the roster), and what each unit has sent."""
+"""The officer's side: who is expected (roster), reminders and the daily digest, the compiled plan."""

@@ -27,6 +27,13 @@ class Contact(Strict):
     email: str
 
 
+class Issuer(Strict):
+    """Who issues the compiled plan: the left block of the national header (the ministry above its office)."""
+
+    ministry: str = "BỘ CÔNG THƯƠNG"
+    office: str = "VỤ TIẾT KIỆM NĂNG LƯỢNG VÀ PHÁT TRIỂN BỀN VỮNG"
+
+
 class Call(Strict):
     id: str
     title: str
@@ -36,6 +43,8 @@ class Call(Strict):
     deadline: dt.datetime
     late_policy: LatePolicy = "accept_flagged"
     contact: Contact
+    #: `[call.issuer]`: the compiled plan's national header; by default the Ministry's energy-efficiency office.
+    issuer: Issuer = Issuer()
 
     @model_validator(mode="after")
     def _deadline_has_zone(self) -> Call:
