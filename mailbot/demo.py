@@ -262,8 +262,9 @@ def _print_summary(
     echo(f"  {'Receipt':<16}  {'Organisation':<40} {'Status':<17} {'Ver':>3} {'Tasks':>5} {'Budget (tr.đ)':>14}")
     for s in submissions:
         budget = sum(t.get("kinh_phi_tong") or 0 for t in s["tasks"])
+        status = s["status"] + (", late" if s.get("late") else "")
         echo(
-            f"  {s['receipt']:<16}  {(s['organization'] or '?')[:40]:<40} {s['status']:<17} {s['version']:>3}"
+            f"  {s['receipt']:<16}  {(s['organization'] or '?')[:40]:<40} {status:<17} {s['version']:>3}"
             f" {len(s['tasks']):>5} {budget:>14,.1f}"
         )
     echo(f"\nTracker workbook: {tracker}\nReplies (.eml):   {outbox}")

@@ -151,10 +151,7 @@ def compile_plan(data: TrackerData, rules: Rules) -> CompiledPlan:
 
 
 def section_of(view: SubmissionView) -> SectionKey:
-    """Accepted, or still needing correction; a version recorded as "late" goes by its error findings."""
-    if view.status == "late":
-        has_errors = any(f.get("severity") == "error" for f in view.findings)
-        return "needs_correction" if has_errors else "accepted"
+    """Accepted, or still needing correction (lateness is a fact of its own and does not decide the section)."""
     return "accepted" if view.status == "accepted" else "needs_correction"
 
 
@@ -271,14 +268,37 @@ def write_compiled(data: TrackerData, rules: Rules, out_dir: Path) -> list[Path]
 
 
 def rebuild_compiled(data: TrackerData, rules: Rules, out_dir: Path) -> list[Path]:
-    """`write_compiled` for the tracker's rebuild: a failure is logged, never raised, and mail processing goes on."""
+    """`write_compiled` for the tracker's rebuild: a failure is logged, never raised, and mail processing goes on.
+
+    Skipped while the submissions it is made of have not changed since it was last written (a fingerprint
+    beside it), so a batch that changed nothing costs nothing; "Cập nhật lúc" is then when the plan last changed.
+    """
     from mailbot.logs import get_logger
 
+    stem = compile_plan(data, rules).file_stem
+    fingerprint = _fingerprint(data, rules)
+    mark = out_dir / f".{stem}.sha256"
     try:
-        return write_compiled(data, rules, out_dir)
+        current = all((out_dir / f"{stem}{suffix}").is_file() for suffix in (".xlsx", ".docx"))
+        if current and mark.is_file() and mark.read_text(encoding="ascii").strip() == fingerprint:
+            return []
+        written = write_compiled(data, rules, out_dir)
+        mark.write_text(fingerprint, encoding="ascii")
+        return written
     except OSError as exc:
         get_logger().error("compiled_plan_not_written", error=str(exc))
         return []
+
+
+def _fingerprint(data: TrackerData, rules: Rules) -> str:
+    """What the compiled plan is made of: each submission's latest version, and the call."""
+    import hashlib
+    import json
+
+    made_of = [rules.call.model_dump(mode="json")] + [
+        [s.receipt, s.version, s.status, s.late, s.organization, s.sender, s.tasks] for s in data.submissions
+    ]
+    return hashlib.sha256(json.dumps(made_of, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _replace(target: Path, content: bytes) -> Path:
