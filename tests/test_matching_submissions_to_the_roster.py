@@ -4,7 +4,6 @@ an ambiguous one is shown with its candidates and counted for no unit; each unit
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 from mailbot.model import SubmissionStatus, SubmissionView
@@ -26,17 +25,16 @@ START = dt.datetime(2024, 4, 1, 2, 0, tzinfo=dt.UTC)
 
 
 def submission(
-    receipt: str, sender: str, organization: str | None, status: SubmissionStatus = "accepted", day: int = 0
+    receipt: str,
+    sender: str,
+    organization: str | None,
+    status: SubmissionStatus = "accepted",
+    day: int = 0,
+    *,
+    late: bool = False,
 ) -> SubmissionView:
     when = START + dt.timedelta(days=day)
-    return SubmissionView(receipt, organization, sender, status, 1, when, when, [], [])
-
-
-@dataclass
-class LateSubmissionView(SubmissionView):
-    """The view as it is once lateness is a fact of its own beside the status."""
-
-    late: bool = False
+    return SubmissionView(receipt, organization, sender, status, 1, when, when, [], [], late=late)
 
 
 def unit_of(state: RosterState, receipt: str) -> str | None:
@@ -125,7 +123,7 @@ def test_each_unit_gets_the_state_of_its_latest_submission() -> None:
             submission("R1", "vanthu@ievn.vn", None, "needs_correction", day=0),
             submission("R2", "a@hust.edu.vn", None, "needs_correction", day=1),
             submission("R3", "a@hust.edu.vn", None, "accepted", day=3),  # a second receipt, later
-            submission("R4", "x@gmail.com", "Viện Dệt May", "late", day=2),
+            submission("R4", "x@gmail.com", "Viện Dệt May", "accepted", day=2, late=True),
         ],
     )
     labels = {s.unit.name: s.label for s in state.units}
@@ -140,10 +138,8 @@ def test_each_unit_gets_the_state_of_its_latest_submission() -> None:
 
 
 def test_lateness_as_a_fact_of_its_own_keeps_the_need_for_correction() -> None:
-    late_wrong = LateSubmissionView(
-        "R1", None, "vanthu@ievn.vn", "needs_correction", 1, START, START, [], [], late=True
-    )
-    late_right = LateSubmissionView("R2", None, "a@hust.edu.vn", "accepted", 1, START, START, [], [], late=True)
+    late_wrong = submission("R1", "vanthu@ievn.vn", None, "needs_correction", late=True)
+    late_right = submission("R2", "a@hust.edu.vn", None, "accepted", late=True)
     state = match(ROSTER, [late_wrong, late_right])
     assert state.units[0].label == "Nộp muộn – cần chỉnh sửa" and state.units[0].needs_correction
     assert state.units[1].label == "Nộp muộn" and not state.units[1].needs_correction

@@ -167,7 +167,7 @@ def test_sent_reminders_are_shown_in_the_log_sheet(tmp_path: Path, rules: Rules)
     reminders = [r for r in rows if r[3] == "Đã gửi nhắc nhở"]
     to = sorted(f"Gửi đến: {a}" for a in [*ENERGY, "textile@textile.example.vn"])
     assert sorted(str(r[1]) for r in reminders) == to  # the units that sent nothing
-    assert all(r[4] == "Nhắc nộp hồ sơ (7 ngày trước hạn; còn 7 ngày)" and r[6] == "Đã gửi" for r in reminders)
+    assert all(r[4] == "Nhắc nộp hồ sơ (7 ngày trước hạn; còn 7 ngày)" and r[7] == "Đã gửi" for r in reminders)
     assert all(str(r[2]).startswith("Nhắc nộp hồ sơ đề xuất nhiệm vụ năm 2024") for r in reminders)
     assert len(rows) == 4  # the submission and the three reminders
     assert [m["action"] for m in space.export()["messages"]] == ["acknowledged"]  # the export lists received mail

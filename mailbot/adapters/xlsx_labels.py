@@ -126,6 +126,8 @@ def message_reason(m: MessageView) -> str:
     if m.action == "failed":
         what = f"mã lỗi {m.error_id}" if m.error_id else "không có mã lỗi"
         return f"Lỗi của chương trình khi xử lý thư ({what}); quản trị viên tra nhật ký chương trình theo mã này"
+    if m.action in ("reminder", "digest"):  # mail of mailbot's own: its job's detail is written in Vietnamese
+        return m.reason or ""
     return reason_text(m.reason)
 
 
