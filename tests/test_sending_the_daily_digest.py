@@ -72,8 +72,10 @@ def test_the_digest_attaches_the_workbook(tmp_path: Path, rules: Rules) -> None:
     space.deliver(mails(rules, LEATHER, WRONG))
     once(space, "2023-04-21T08:00")
     digest = own_mail(space, "digest:")[0]
-    (attachment,) = list(digest.iter_attachments())
+    attachment, compiled = list(digest.iter_attachments())
     assert attachment.get_filename() == "tracker.xlsx"
+    assert compiled.get_filename() == "tong-hop-de-xuat-nhiem-vu-2024.xlsx"  # the compiled plan beside it
+    assert "Kèm theo bản tổng hợp đề xuất" in digest.get_body(("plain",)).get_content()
     book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()), read_only=True)
     receipts = [r[0] for r in book["Hồ sơ"].iter_rows(min_row=2, values_only=True) if r[0]]
     book.close()

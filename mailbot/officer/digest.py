@@ -257,4 +257,20 @@ def _attachment(app: App, context: dict[str, Any]) -> list[tuple[str, bytes]]:
         context["attachment_note"] = f"Không đọc được bảng theo dõi ({exc.strerror}); mở tệp tại: {path}"
         return []
     context["attachment"] = {"name": path.name, "size": f"{size / 1000:.0f} kB"}
-    return [(path.name, data)]
+    return [(path.name, data), *_compiled(path.parent, limit * 1_000_000 - size, context)]
+
+
+def _compiled(folder: Path, room: float, context: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """The compiled plan (.xlsx) beside the workbook, when it fits in what is left of the size limit."""
+    context["compiled"] = None
+    plans = sorted(folder.glob("tong-hop-de-xuat-nhiem-vu-*.xlsx"))
+    if not plans:
+        return []
+    try:
+        data = plans[-1].read_bytes()
+    except OSError:
+        return []
+    if len(data) > room:
+        return []
+    context["compiled"] = {"name": plans[-1].name, "size": f"{len(data) / 1000:.0f} kB"}
+    return [(plans[-1].name, data)]
