@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
@@ -98,11 +99,12 @@ def test_text_that_looks_like_a_formula_stays_text(rules: Rules, tmp_path: Path)
     assert sheet.cell(tasks[0].row, 2).data_type == "s"
 
 
-def test_a_late_version_goes_to_the_section_its_findings_call_for(rules: Rules) -> None:
-    error = {"code": "missing_field", "severity": "error", "message": "Thiếu"}
-    late_ok = _view(1, [dict(task("A", 1, "2024-01", "2024-12", 10, 10, "X"), stt=1)], status="late")
-    late_bad = _view(2, [dict(task("B", 2, "2024-01", "2024-12", 10, 10, "Y"), stt=1)], status="late")
-    late_bad.findings.append(error)
+def test_a_late_version_goes_to_the_section_of_its_status_whatever_its_lateness(rules: Rules) -> None:
+    late_ok = replace(_view(1, [dict(task("A", 1, "2024-01", "2024-12", 10, 10, "X"), stt=1)]), late=True)
+    late_bad = replace(
+        _view(2, [dict(task("B", 2, "2024-01", "2024-12", 10, 10, "Y"), stt=1)], status="needs_correction"),
+        late=True,
+    )
     plan = compile_plan(TrackerData([late_ok, late_bad], [], {}, NOW), rules)
     assert [(s.key, [t.fields["ten_nhiem_vu"] for t in s.tasks()]) for s in plan.sections] == [
         ("accepted", ["A"]),
