@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mailbot.model import TASK_FIELDS
 from tests.office import convert
 from tests.office_fixtures.flat_ods import Row, Sheet, cell, formula, write_fods
 from tests.office_fixtures.flat_odt import Cell, FlatOdt
@@ -75,22 +76,7 @@ TASKS: list[dict[str, Any]] = [
 ]
 CONTINUING = 5  # tasks 1–5 are "I. Nhiệm vụ chuyển tiếp", 6–14 "II. Nhiệm vụ mở mới"
 
-_KEYS = [
-    "stt",
-    "ten_nhiem_vu",
-    "dinh_huong",
-    "muc_tieu",
-    "noi_dung",
-    "san_pham",
-    "don_vi_chu_tri",
-    "don_vi_phoi_hop",
-    "bat_dau",
-    "ket_thuc",
-    "kinh_phi_tong",
-    "kinh_phi_nsnn",
-    "kinh_phi_khac",
-    "ghi_chu",
-]
+_KEYS = [key for key in TASK_FIELDS if key != "loai"]  # the form's columns, in order
 _MONEY = ("kinh_phi_tong", "kinh_phi_nsnn", "kinh_phi_khac")
 _FIRST_MONEY = _KEYS.index("kinh_phi_tong")  # column K
 _WIDTH = len(_KEYS)  # A..N
