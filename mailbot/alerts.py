@@ -25,6 +25,7 @@ from mailbot.bootstrap import App
 from mailbot.config import Settings
 from mailbot.errors import ServiceUnavailable
 from mailbot.logs import get_logger
+from mailbot.replies import encoded_subject
 from mailbot.validation.schema import Rules
 
 
@@ -261,7 +262,7 @@ def alert_message(
     msg = EmailMessage(policy=SMTP)
     msg["From"] = app.settings.smtp.sender
     msg["To"] = recipient
-    msg["Subject"] = f"[mailbot {call}] {head_vi}: {what.vi} / {head_en}: {what.en}"
+    msg["Subject"] = encoded_subject(f"[mailbot {call}] {head_vi}: {what.vi} / {head_en}: {what.en}")
     msg["Date"] = format_datetime(now_utc())
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"

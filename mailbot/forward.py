@@ -17,7 +17,7 @@ from email.utils import format_datetime
 from mailbot.bootstrap import App
 from mailbot.logs import get_logger
 from mailbot.model import Inbound
-from mailbot.replies import reply_message_id
+from mailbot.replies import encoded_subject, reply_message_id
 
 
 def forward_id(inbound: Inbound, domain: str) -> str:
@@ -66,7 +66,7 @@ def forward_message(sender: str, officer: str, inbound: Inbound, receipt: str | 
     msg["From"] = sender
     msg["To"] = officer
     tag = f"[{receipt}] " if receipt else ""
-    msg["Subject"] = " ".join(f"[Lời nhắn cần xử lý] {tag}{inbound.subject}".split())
+    msg["Subject"] = encoded_subject(f"[Lời nhắn cần xử lý] {tag}{inbound.subject}")
     msg["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     msg["Message-ID"] = mid
     msg["Auto-Submitted"] = "auto-generated"

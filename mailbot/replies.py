@@ -16,8 +16,9 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from email.header import Header
 from email.message import EmailMessage
-from email.policy import SMTP, SMTPUTF8
+from email.policy import SMTP, SMTPUTF8, Policy
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import Any, Literal, ParamSpec
@@ -126,6 +127,32 @@ def month_text(value: str | None) -> str:
         return "?"
     match = re.fullmatch(r"(\d{4})-(\d{1,2})", value)
     return f"{int(match[2]):02d}/{match[1]}" if match else one_line(value, 20)
+
+
+class _Folded(str):
+    """A header value already encoded and folded (by email.header.Header), written as it is: the policy's own
+    folding of a long Vietnamese subject drops the space where it splits encoded words ("nhiệmvụ")."""
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> _Folded:
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def encoded_subject(value: str, *, utf8: bool = False) -> str:
+    """A Subject that every decoder reads back exactly: one clean line (see `_header`), encoded and folded
+    by email.header.Header, whose encoded words carry their spaces inside them. The policy's own folding
+    (CPython ≤ 3.12) puts two encoded words side by side where it splits and decoders drop the space between
+    them ("Viện Nghiêncứu"). An RFC 6532 message (`utf8`) carries the line as UTF-8, unencoded."""
+    line = _header(value)
+    if utf8 or line.isascii():
+        return line
+    return _Folded("Subject", Header(line, "utf-8", header_name="Subject").encode(linesep="\r\n"))
 
 
 def _header(value: str) -> str:
@@ -408,7 +435,7 @@ def build_reply(
     msg = EmailMessage(policy=SMTPUTF8 if utf8 else SMTP)
     msg["From"] = _mailbox_header("From", sender_name, sender_address, utf8)
     msg["To"] = _mailbox_header("To", "", to, utf8)
-    msg["Subject"] = _header(subject)
+    msg["Subject"] = encoded_subject(subject, utf8=utf8)
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
     msg["Message-ID"] = _header(message_id)
     parent = [_header(inbound.message_id)] if inbound.message_id else []  # whole ids, limits in intake.headers

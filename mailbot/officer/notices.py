@@ -14,9 +14,8 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.header import Header
 from email.message import EmailMessage
-from email.policy import SMTP, SMTPUTF8, Policy
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from mailbot import addresses
 from mailbot.adapters.sqlite_ledger import SqliteLedger
 from mailbot.adapters.sqlite_state import parse_utc, utc_text
 from mailbot.errors import ReplyBuildError
-from mailbot.replies import MIME_TYPES, VIETNAM, one_line
+from mailbot.replies import MIME_TYPES, VIETNAM, encoded_subject, one_line
 
 JOB_HEADER = "X-Mailbot-Job"
 
@@ -113,28 +112,6 @@ def queued_since(ledger: SqliteLedger, kind: str, since: dt.datetime) -> int:
 # ---------------------------------------------------------------- the message
 
 
-class _Folded(str):
-    """A header value already encoded and folded (by email.header.Header), written as it is: the policy's own
-    folding of a long Vietnamese subject drops the space where it splits encoded words ("nhiệmvụ")."""
-
-    name: str
-
-    def __new__(cls, name: str, value: str) -> _Folded:
-        header = super().__new__(cls, value)
-        header.name = name
-        return header
-
-    def fold(self, *, policy: Policy) -> str:
-        return f"{self.name}: {self}{policy.linesep}"
-
-
-def _subject(value: str, utf8: bool) -> str:
-    line = _header(value)
-    if utf8 or line.isascii():
-        return line
-    return _Folded("Subject", Header(line, "utf-8", header_name="Subject").encode(linesep="\r\n"))
-
-
 def _header(value: str) -> str:
     """One clean line, with no encoded-word a decoder would turn into a line break (as in mailbot.replies)."""
     return one_line(value, 998).replace("=?", "=\u200b?")
@@ -153,7 +130,7 @@ def build_notice(
         msg = EmailMessage(policy=SMTPUTF8 if utf8 else SMTP)
         msg["From"] = addresses.mailbox_header("From", _header(sender_name), sender_address, utf8=utf8)
         msg["To"] = addresses.mailbox_header("To", "", to, utf8=utf8)
-        msg["Subject"] = _subject(notice.subject, utf8)
+        msg["Subject"] = encoded_subject(notice.subject, utf8=utf8)
         msg["Date"] = format_datetime(date.astimezone(dt.UTC))
         msg["Message-ID"] = message_id
         msg["Auto-Submitted"] = "auto-generated"
