@@ -61,6 +61,9 @@ bench: venv dovecot libreoffice
 	$(BIN)/python bench/validate_bench.py
 	$(BIN)/python bench/imap_latency.py
 	$(BIN)/python bench/conversion.py
+	$(BIN)/python bench/signature_verification.py
+	$(BIN)/python bench/hostile_files.py
+	$(BIN)/python bench/hostile_validation.py
 
 # The wheel a normal install uses (it carries rules/ and replies/ inside the package), in dist/.
 wheel: venv
