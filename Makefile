@@ -50,7 +50,7 @@ libreoffice:
 	  echo "LibreOffice is missing: installing Debian's libreoffice-writer-nogui and libreoffice-calc-nogui"; \
 	  command -v apt-get >/dev/null 2>&1 \
 	    && $(SUDO) apt-get update -q \
-	    && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	       libreoffice-writer-nogui libreoffice-calc-nogui; \
 	} || echo "make: WARNING: could not install LibreOffice; the conversion tests will be SKIPPED" >&2
 

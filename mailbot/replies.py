@@ -145,17 +145,17 @@ class _Folded(str):
 
 
 def encoded_subject(value: str, *, utf8: bool = False) -> str:
-    """A Subject that every decoder reads back exactly: one clean line (see `_header`), encoded and folded
+    """A Subject that every decoder reads back exactly: one clean line (see `clean_header`), encoded and folded
     by email.header.Header, whose encoded words carry their spaces inside them. The policy's own folding
     (CPython ≤ 3.12) puts two encoded words side by side where it splits and decoders drop the space between
     them ("Viện Nghiêncứu"). An RFC 6532 message (`utf8`) carries the line as UTF-8, unencoded."""
-    line = _header(value)
+    line = clean_header(value)
     if utf8 or line.isascii():
         return line
     return _Folded("Subject", Header(line, "utf-8", header_name="Subject").encode(linesep="\r\n"))
 
 
-def _header(value: str) -> str:
+def clean_header(value: str) -> str:
     """A header value with every control character (CR, LF, NUL …) removed, and no encoded-word.
 
     EmailMessage decodes an RFC 2047 encoded-word found in an assigned value, so text echoed from a
@@ -251,7 +251,7 @@ def subject_for(content: ReplyContent, rules: Rules) -> str:
     organization = one_line(content.organization)
     if organization:
         summary += f" – {organization}"
-    return _header(f"[{one_line(content.receipt, 60)}] {summary}")
+    return clean_header(f"[{one_line(content.receipt, 60)}] {summary}")
 
 
 # ---------------------------------------------------------------- rendering
@@ -403,7 +403,7 @@ def _mailbox(value: str, role: str) -> tuple[str, str]:
 
 def _mailbox_header(name: str, display_name: str, address: str, utf8: bool) -> str:
     try:
-        return addresses.mailbox_header(name, _header(display_name), address, utf8=utf8)
+        return addresses.mailbox_header(name, clean_header(display_name), address, utf8=utf8)
     except addresses.AddressError as exc:
         raise ReplyBuildError(str(exc)) from exc
 
@@ -437,11 +437,11 @@ def build_reply(
     msg["To"] = _mailbox_header("To", "", to, utf8)
     msg["Subject"] = encoded_subject(subject, utf8=utf8)
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
-    msg["Message-ID"] = _header(message_id)
-    parent = [_header(inbound.message_id)] if inbound.message_id else []  # whole ids, limits in intake.headers
+    msg["Message-ID"] = clean_header(message_id)
+    parent = [clean_header(inbound.message_id)] if inbound.message_id else []  # whole ids, limits in intake.headers
     if in_reply_to := thread_header("In-Reply-To", parent):
         msg["In-Reply-To"] = in_reply_to
-    if references := thread_header("References", references_kept([*map(_header, inbound.references), *parent])):
+    if references := thread_header("References", references_kept([*map(clean_header, inbound.references), *parent])):
         msg["References"] = references
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
@@ -450,5 +450,5 @@ def build_reply(
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     for name, data in attachments:
         maintype, subtype = _attachment_type(name)
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=_header(name))
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=clean_header(name))
     return msg.as_bytes()

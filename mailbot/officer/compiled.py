@@ -117,7 +117,7 @@ class CompiledPlan:
 
     @property
     def file_stem(self) -> str:
-        return f"tong-hop-de-xuat-nhiem-vu-{self.title.rsplit(' ', 1)[-1]}"
+        return plan_stem(self.title.rsplit(" ", 1)[-1])
 
     @property
     def updated_line(self) -> str:
@@ -267,6 +267,11 @@ def write_compiled(data: TrackerData, rules: Rules, out_dir: Path) -> list[Path]
     return [_replace(out_dir / f"{plan.file_stem}{suffix}", maker(plan)) for suffix, maker in makers]
 
 
+def plan_stem(plan_year: object) -> str:
+    """The compiled plan's file name without its suffix, e.g. "tong-hop-de-xuat-nhiem-vu-2024"."""
+    return f"tong-hop-de-xuat-nhiem-vu-{plan_year}"
+
+
 def rebuild_compiled(data: TrackerData, rules: Rules, out_dir: Path) -> list[Path]:
     """`write_compiled` for the tracker's rebuild: a failure is logged, never raised, and mail processing goes on.
 
@@ -275,7 +280,7 @@ def rebuild_compiled(data: TrackerData, rules: Rules, out_dir: Path) -> list[Pat
     """
     from mailbot.logs import get_logger
 
-    stem = compile_plan(data, rules).file_stem
+    stem = plan_stem(rules.call.plan_year)  # known without compiling: an unchanged plan costs only its fingerprint
     fingerprint = _fingerprint(data, rules)
     mark = out_dir / f".{stem}.sha256"
     try:

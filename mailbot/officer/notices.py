@@ -23,7 +23,7 @@ from mailbot import addresses
 from mailbot.adapters.sqlite_ledger import SqliteLedger
 from mailbot.adapters.sqlite_state import parse_utc, utc_text
 from mailbot.errors import ReplyBuildError
-from mailbot.replies import MIME_TYPES, VIETNAM, encoded_subject, one_line
+from mailbot.replies import MIME_TYPES, VIETNAM, clean_header, encoded_subject
 
 JOB_HEADER = "X-Mailbot-Job"
 
@@ -112,11 +112,6 @@ def queued_since(ledger: SqliteLedger, kind: str, since: dt.datetime) -> int:
 # ---------------------------------------------------------------- the message
 
 
-def _header(value: str) -> str:
-    """One clean line, with no encoded-word a decoder would turn into a line break (as in mailbot.replies)."""
-    return one_line(value, 998).replace("=?", "=\u200b?")
-
-
 def build_notice(
     notice: Notice, *, sender: str, message_id: str, job_key: str, date: dt.datetime, loop_domain: str
 ) -> bytes:
@@ -128,7 +123,7 @@ def build_notice(
         _, to = addresses.parse_mailbox(notice.recipient)
         utf8 = addresses.needs_smtputf8(to) or addresses.needs_smtputf8(sender_address)
         msg = EmailMessage(policy=SMTPUTF8 if utf8 else SMTP)
-        msg["From"] = addresses.mailbox_header("From", _header(sender_name), sender_address, utf8=utf8)
+        msg["From"] = addresses.mailbox_header("From", clean_header(sender_name), sender_address, utf8=utf8)
         msg["To"] = addresses.mailbox_header("To", "", to, utf8=utf8)
         msg["Subject"] = encoded_subject(notice.subject, utf8=utf8)
         msg["Date"] = format_datetime(date.astimezone(dt.UTC))
@@ -136,13 +131,13 @@ def build_notice(
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
         msg["X-Mailbot-Loop"] = loop_domain
-        msg[JOB_HEADER] = _header(job_key)
+        msg[JOB_HEADER] = clean_header(job_key)
         msg.set_content(notice.text, charset="utf-8", cte="quoted-printable")
         msg.add_alternative(notice.html, subtype="html", charset="utf-8", cte="quoted-printable")
         for name, data in notice.attachments:
             mime = MIME_TYPES.get(Path(name).suffix.lower(), "application/octet-stream")
             maintype, _, subtype = mime.partition("/")
-            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=_header(name))
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=clean_header(name))
         return msg.as_bytes()
     except addresses.AddressError as exc:
         raise ReplyBuildError(f"the address cannot be used: {exc}") from exc
