@@ -44,7 +44,7 @@ class App:
     def blank_forms(self) -> list[tuple[str, bytes]]:
         from mailbot.forms import blank_forms
 
-        return blank_forms(self.rules) if self.settings.replies.attach_blank_forms else []
+        return blank_forms(self.rules) if self.settings.replies.blank_forms_policy != "never" else []
 
     def close(self) -> None:
         if self.reader is not None:

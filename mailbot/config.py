@@ -170,8 +170,21 @@ class ConvertSection(Section):
 
 
 class Replies(Section):
+    """What replies carry beside their text."""
+
     templates: Path | None = None  # default: the replies/ folder shipped with mailbot
+    #: Blank templates with a correction: "when_needed" (an appendix is missing, or no marked copy of it could be
+    #: attached), "always", "never". `attach_blank_forms = false` (the older key) means "never".
+    blank_forms: Literal["when_needed", "always", "never"] = "when_needed"
     attach_blank_forms: bool = True
+    marked_copies: bool = True  # the submitter's own file back, marked where to fix (<name>_can-sua.xlsx/.docx)
+    max_reply_bytes: int = Field(default=10_000_000, ge=100_000)  # a reply's size as sent (base64 included)
+    receipt_pdf: bool = True  # the acknowledgement attaches Phieu-tiep-nhan-<receipt>.pdf
+    receipt_font: Path | None = None  # a TrueType font with Vietnamese glyphs; default: DejaVu Sans or Noto Sans found
+
+    @property
+    def blank_forms_policy(self) -> Literal["when_needed", "always", "never"]:
+        return self.blank_forms if self.attach_blank_forms else "never"
 
 
 class AlertSettings(Section):

@@ -120,6 +120,9 @@ class ReadResult:
     findings: list[Finding] = field(default_factory=list)
     #: True when a PDF had extractable text (a converted document), False for a scan or no PDF.
     has_text: bool = False
+    #: The .xlsx/.docx LibreOffice made of a legacy or OpenDocument file (.ods, .doc, .odt, …) and read in its place;
+    #: a correction's marked copy is made from it. None for a file read as it came.
+    converted: bytes | None = None
 
 
 @dataclass

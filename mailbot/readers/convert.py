@@ -115,10 +115,13 @@ def read_converted(kind: str, name: str, data: bytes) -> ReadResult:
     if target == "xlsx":
         from mailbot.readers.xlsx import read_xlsx
 
-        return read_xlsx(name, converted)
-    from mailbot.readers.docx import read_docx
+        result = read_xlsx(name, converted)
+    else:
+        from mailbot.readers.docx import read_docx
 
-    return read_docx(name, converted)
+        result = read_docx(name, converted)
+    result.converted = converted
+    return result
 
 
 def convert(kind: str, name: str, data: bytes) -> tuple[bytes | None, Finding | None]:
