@@ -16,7 +16,6 @@ import shutil
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime
 from typing import Protocol
 
 from mailbot.adapters.sqlite_ledger import SqliteLedger
@@ -25,7 +24,7 @@ from mailbot.bootstrap import App
 from mailbot.config import Settings
 from mailbot.errors import ServiceUnavailable
 from mailbot.logs import get_logger
-from mailbot.replies import encoded_subject
+from mailbot.replies import date_header, encoded_subject
 from mailbot.validation.schema import Rules
 
 
@@ -263,7 +262,7 @@ def alert_message(
     msg["From"] = app.settings.smtp.sender
     msg["To"] = recipient
     msg["Subject"] = encoded_subject(f"[mailbot {call}] {head_vi}: {what.vi} / {head_en}: {what.en}")
-    msg["Date"] = format_datetime(now_utc())
+    msg["Date"] = date_header(now_utc())
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
@@ -284,4 +283,5 @@ def alert_message(
         f"mailbot ({call}); `mailbot status` cho biết tình trạng hiện tại / shows the current state.",
     ]
     msg.set_content("\n".join(body), charset="utf-8", cte="quoted-printable")
+    msg["Content-Language"] = "vi, en"
     return msg.as_bytes()

@@ -7,17 +7,15 @@ as message/rfc822. It is never an answer to the submitter: it goes only to the o
 
 from __future__ import annotations
 
-import datetime as dt
 import email
 import email.policy
 import hashlib
 from email.message import EmailMessage
-from email.utils import format_datetime
 
 from mailbot.bootstrap import App
 from mailbot.logs import get_logger
 from mailbot.model import Inbound
-from mailbot.replies import encoded_subject, reply_message_id
+from mailbot.replies import date_header, encoded_subject, reply_message_id
 
 
 def forward_id(inbound: Inbound, domain: str) -> str:
@@ -67,16 +65,19 @@ def forward_message(sender: str, officer: str, inbound: Inbound, receipt: str | 
     msg["To"] = officer
     tag = f"[{receipt}] " if receipt else ""
     msg["Subject"] = encoded_subject(f"[Lời nhắn cần xử lý] {tag}{inbound.subject}")
-    msg["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+    msg["Date"] = date_header()
     msg["Message-ID"] = mid
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
     msg["X-Mailbot-Loop"] = sender.rpartition("@")[2].strip("> ").lower()
     msg.set_content(forward_text(inbound, receipt, note), charset="utf-8", cte="quoted-printable")
+    msg["Content-Language"] = "vi"
     alone = msg.as_bytes()  # the forward without the original, should the original not serialise
     try:
         original = email.message_from_bytes(inbound.raw, policy=email.policy.SMTP)
         msg.add_attachment(original)
+        del msg["Content-Language"]
+        msg["Content-Language"] = "vi"  # add_attachment moved it into the text part
         return msg.as_bytes()
     except Exception:  # an original the mail library cannot write back: send the quoted note alone
         return alone

@@ -144,6 +144,11 @@ class _Folded(str):
         return f"{self.name}: {self}{policy.linesep}"
 
 
+def date_header(moment: dt.datetime | None = None) -> str:
+    """A Date field in Viet Nam time ("Thu, 20 Apr 2023 16:00:00 +0700"), as every body speaks it."""
+    return format_datetime((moment or dt.datetime.now(dt.UTC)).astimezone(VIETNAM))
+
+
 def encoded_subject(value: str, *, utf8: bool = False) -> str:
     """A Subject that every decoder reads back exactly: one clean line (see `clean_header`), encoded and folded
     by email.header.Header, whose encoded words carry their spaces inside them. The policy's own folding
@@ -436,7 +441,7 @@ def build_reply(
     msg["From"] = _mailbox_header("From", sender_name, sender_address, utf8)
     msg["To"] = _mailbox_header("To", "", to, utf8)
     msg["Subject"] = encoded_subject(subject, utf8=utf8)
-    msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
+    msg["Date"] = date_header(date)
     msg["Message-ID"] = clean_header(message_id)
     parent = [clean_header(inbound.message_id)] if inbound.message_id else []  # whole ids, limits in intake.headers
     if in_reply_to := thread_header("In-Reply-To", parent):
@@ -451,4 +456,5 @@ def build_reply(
     for name, data in attachments:
         maintype, subtype = _attachment_type(name)
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=clean_header(name))
+    msg["Content-Language"] = "vi"  # last: set_content and add_attachment move Content-* fields into the parts
     return msg.as_bytes()

@@ -16,14 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
-from email.utils import format_datetime
 from pathlib import Path
 
 from mailbot import addresses
 from mailbot.adapters.sqlite_ledger import SqliteLedger
 from mailbot.adapters.sqlite_state import parse_utc, utc_text
 from mailbot.errors import ReplyBuildError
-from mailbot.replies import MIME_TYPES, VIETNAM, clean_header, encoded_subject
+from mailbot.replies import MIME_TYPES, VIETNAM, clean_header, date_header, encoded_subject
 
 JOB_HEADER = "X-Mailbot-Job"
 
@@ -126,7 +125,7 @@ def build_notice(
         msg["From"] = addresses.mailbox_header("From", clean_header(sender_name), sender_address, utf8=utf8)
         msg["To"] = addresses.mailbox_header("To", "", to, utf8=utf8)
         msg["Subject"] = encoded_subject(notice.subject, utf8=utf8)
-        msg["Date"] = format_datetime(date.astimezone(dt.UTC))
+        msg["Date"] = date_header(date)
         msg["Message-ID"] = message_id
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
@@ -138,6 +137,7 @@ def build_notice(
             mime = MIME_TYPES.get(Path(name).suffix.lower(), "application/octet-stream")
             maintype, _, subtype = mime.partition("/")
             msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=clean_header(name))
+        msg["Content-Language"] = "vi"  # after the parts: set_content and add_attachment move Content-* fields
         return msg.as_bytes()
     except addresses.AddressError as exc:
         raise ReplyBuildError(f"the address cannot be used: {exc}") from exc
