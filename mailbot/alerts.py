@@ -122,6 +122,15 @@ CONDITIONS: dict[str, Condition] = {
         "Messages already handled are recognised by Message-ID and SHA-256 and not answered again.",
         event=True,
     ),
+    "receipt_unavailable": Condition(
+        "Không tạo được phiếu tiếp nhận (PDF)",
+        "The receipt PDF cannot be made",
+        "Thư xác nhận vẫn được gửi nhưng không kèm phiếu tiếp nhận. Cài phông chữ có dấu tiếng Việt"
+        " (gói fonts-dejavu-core) hoặc khai báo [replies] receipt_font.",
+        "Acknowledgements still go, without the receipt. Install a font with Vietnamese glyphs"
+        " (Debian package fonts-dejavu-core) or set [replies] receipt_font.",
+        event=True,
+    ),
     "backup_failed": Condition(
         "Sao lưu sổ cái thất bại",
         "The ledger backup failed",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from mailbot.adapters.sqlite_ledger import SqliteLedger
 from mailbot.archive import Archive
@@ -45,6 +46,13 @@ class App:
         from mailbot.forms import blank_forms
 
         return blank_forms(self.rules) if self.settings.replies.blank_forms_policy != "never" else []
+
+    @cached_property
+    def receipt_font(self) -> Path | None:
+        """The TrueType font the receipt PDF embeds: `[replies] receipt_font`, else one found on the system."""
+        from mailbot.receipt import find_font
+
+        return find_font(self.settings.replies.receipt_font)
 
     def close(self) -> None:
         if self.reader is not None:

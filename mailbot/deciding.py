@@ -18,6 +18,7 @@ from typing import Any
 from mailbot.adapters.sqlite_ledger import SubmissionRecord
 from mailbot.adapters.sqlite_state import now_utc
 from mailbot.bootstrap import App
+from mailbot.enclosures import enclosures
 from mailbot.faults import checkpoint
 from mailbot.forward import forward_to_officer
 from mailbot.intake import classify, extract_attachments
@@ -50,6 +51,8 @@ class Decision:
     continues: SubmissionRecord | None = None  # the submission a note belongs to
     signature: SignatureInfo | None = None  # the message's S/MIME signature
     signed_copies: list[str] = field(default_factory=list)  # attached PDFs signed in themselves
+    #: Each attachment as read, with its bytes as sent: a correction marks its own files from them.
+    sources: list[tuple[ReadResult, bytes]] = field(default_factory=list)
     note: str = ""  # the sender's own words (a version's "Lời nhắn"; a noted message keeps them as its reason)
 
     @property
@@ -137,6 +140,7 @@ def decide(
     decision = Decision(action, "late" if late else None, kind, result=result, late=late, files=files)
     decision.note = own_words(inbound.raw)
     decision.signature, decision.signed_copies = extraction.signature, extraction.signed_copies
+    decision.sources = [(read, a.data) for read, a in zip(reads, extraction.attachments, strict=True)]
     if not limit:
         return decision
     return _limit(app, inbound, decision)
@@ -277,9 +281,10 @@ def queue_reply(
         late=decision.late,
         reason=decision.reason if decision.quarantine else None,
     )
+    enclosed = enclosures(app, content, decision.sources, decision.files)
+    content.attached = enclosed.context()
     subject, text, html = app.renderer.render(content)
     reply_id = reply_id or reply_message_id(inbound, app.settings.sender_domain)
-    forms = app.blank_forms if decision.reply in ("correction", "unreadable") else []
     raw = build_reply(
         inbound=inbound,
         sender=app.settings.smtp.sender,
@@ -288,7 +293,7 @@ def queue_reply(
         text=text,
         html=html,
         message_id=reply_id,
-        attachments=forms,
+        attachments=enclosed.files,
     )
     checkpoint("rendered")
     app.ledger.queue_reply(

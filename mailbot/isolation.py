@@ -26,7 +26,7 @@ import resource
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -87,6 +87,12 @@ def _read(name: str, data: bytes, max_bytes: int, max_uncompressed: int) -> Read
     return read_file(name, data, max_bytes=max_bytes, max_uncompressed=max_uncompressed)
 
 
+def _mark(kind: str, name: str, data: bytes, converted: bytes | None, findings: Sequence[Finding]) -> bytes | None:
+    from mailbot.marking.copies import mark_file
+
+    return mark_file(kind, name, data, converted, findings)
+
+
 class IsolatedReader:
     """`read(name, data)` like `mailbot.readers.read_file`, in a capped child process."""
 
@@ -131,6 +137,23 @@ class IsolatedReader:
         except (BrokenProcessPool, MemoryError):
             self._replace_worker()
             return _too_complex(name, f"quá {self.headroom // 2**20} MB bộ nhớ")
+
+    def mark(
+        self, kind: str, name: str, data: bytes, converted: bytes | None, findings: Sequence[Finding]
+    ) -> bytes | None:
+        """The marked copy of a file already read (mailbot.marking.copies.mark_file), in the same capped child;
+        None when it cannot be made, overruns its time or its memory."""
+        with _sigint_blocked():
+            future = self._executor().submit(_mark, kind, name, data, converted, list(findings))
+        try:
+            return future.result(timeout=self.timeout)
+        except cf.TimeoutError:
+            self._replace_worker()
+        except (BrokenProcessPool, MemoryError):
+            self._replace_worker()
+        except Exception as exc:  # a marker's own bug costs the copy, never the reply
+            get_logger().warning("marking_failed", file=name, error=type(exc).__name__)
+        return None
 
     def _replace_worker(self) -> None:
         if self.kill():

@@ -15,7 +15,7 @@ import mimetypes
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8, Policy
@@ -85,7 +85,19 @@ class ReplyContent:
     received_at: dt.datetime  # aware; shown in Viet Nam time
     late: bool = False  # received after the deadline (an acknowledgement or correction then says so)
     reason: str | None = None  # for "unreadable": why
+    #: What the reply attaches, as its text tells it (mailbot.enclosures.Enclosures.context()); empty: nothing.
+    attached: dict[str, Any] = field(default_factory=dict)
 
+
+#: What the templates see about attachments when a reply carries none (see mailbot.enclosures).
+_NOTHING_ATTACHED: dict[str, Any] = {
+    "marked": [],
+    "unmarked": [],
+    "marked_too_large": False,
+    "guide": None,
+    "forms": [],
+    "receipt_pdf": None,
+}
 
 # ---------------------------------------------------------------- cleaning and formatting
 
@@ -316,7 +328,9 @@ class ReplyRenderer:
             "warning_count": len(warnings),
             "errors": group_findings(errors, self.rules),
             "warnings": group_findings(warnings, self.rules),
-            "forms": [f"{prefix}_{TASK_LIST_NAME}", f"{prefix}_{DESCRIPTION_NAME}"],
+            "blank_forms": [f"{prefix}_{TASK_LIST_NAME}", f"{prefix}_{DESCRIPTION_NAME}"],
+            **_NOTHING_ATTACHED,
+            **content.attached,
         }
 
     def render(self, content: ReplyContent) -> tuple[str, str, str]:

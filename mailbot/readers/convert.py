@@ -46,6 +46,7 @@ IMPORT_FILTERS = {
     "fodt": "OpenDocument Text Flat XML",
     "ods": "calc8",
     "fods": "OpenDocument Spreadsheet Flat XML",
+    "xls": "MS Excel 97",  # only for a marked copy: an .xls is read by xlrd, its marked copy is an .xlsx
 }
 EXPORT_FILTERS = {"docx": "docx:MS Word 2007 XML", "xlsx": "xlsx:Calc MS Excel 2007 XML"}
 #: soffice.bin exits with this after making a new profile; the launcher would start it again.
@@ -124,8 +125,9 @@ def read_converted(kind: str, name: str, data: bytes) -> ReadResult:
     return result
 
 
-def convert(kind: str, name: str, data: bytes) -> tuple[bytes | None, Finding | None]:
-    """The docx/xlsx bytes LibreOffice makes of `data`, or None and the finding that says why not."""
+def convert(kind: str, name: str, data: bytes, target: str | None = None) -> tuple[bytes | None, Finding | None]:
+    """The docx/xlsx bytes LibreOffice makes of `data` (`target`: the format, by default the one `kind` is read
+    as; an .xls becomes .xlsx only for its marked copy), or None and the finding that says why not."""
     settings = _state.settings
     converter = program(settings) if settings.enabled else None
     if converter is None:
@@ -134,7 +136,7 @@ def convert(kind: str, name: str, data: bytes) -> tuple[bytes | None, Finding | 
     try:
         source = work / f"source.{kind}"
         source.write_bytes(data)
-        target = CONVERTED[kind]
+        target = target or CONVERTED[kind]
         outcome = _run_converter(converter, source, target, settings)
         out = work / f"source.{target}"
         if out.is_file():
