@@ -353,6 +353,7 @@ def check(ctx: click.Context, connect: bool) -> None:
     if settings.roster.file:  # already read by load_settings: a bad row has exited 78 naming it
         click.echo(f"roster {settings.roster.file}: OK — {_roster_size(settings.roster.file)} unit(s)")
     click.echo(_converter_line(settings))
+    click.echo(_receipt_line(settings))
     if connect:
         from mailbot.logs import configure_logging
         from mailbot.probe import exit_code, probe_all
@@ -385,6 +386,22 @@ def _converter_line(settings: Settings) -> str:
             "and get a reply asking for .xlsx/.docx; install libreoffice-writer-nogui and libreoffice-calc-nogui"
         )
     return f"convert: LibreOffice {found}: OK"
+
+
+def _receipt_line(settings: Settings) -> str:
+    """The font the receipt PDF embeds: a configured font that is missing is an error; none found, a warning."""
+    from mailbot.receipt import find_font
+
+    replies = settings.replies
+    if not replies.receipt_pdf:
+        return "receipt: off ([replies] receipt_pdf = false)"
+    font = find_font(replies.receipt_font)  # a configured one that is missing has failed in load_settings
+    if font is None:
+        return (
+            "warning: no font with Vietnamese glyphs found for the receipt PDF: acknowledgements go without it;"
+            " install fonts-dejavu-core or set [replies] receipt_font"
+        )
+    return f"receipt: PDF with the font {font}: OK"
 
 
 @main.command()

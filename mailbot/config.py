@@ -379,7 +379,10 @@ def load_settings(path: Path | str) -> Settings:
                 dir=_resolve(base, settings.storage.dir), tracker=_resolve(base, settings.storage.tracker)
             ),
             "replies": settings.replies.model_copy(
-                update={"templates": _resolve(base, templates) if templates else None}
+                update={
+                    "templates": _resolve(base, templates) if templates else None,
+                    "receipt_font": _font(path, base, settings.replies.receipt_font),
+                }
             ),
             "trust": settings.trust.resolved(path, base),
             "convert": _resolve_program(base, settings.convert),
@@ -388,6 +391,16 @@ def load_settings(path: Path | str) -> Settings:
     )
     resolved._source = path
     return resolved
+
+
+def _font(path: Path, base: Path, font: Path | None) -> Path | None:
+    """The receipt's font made absolute; a configured font that is not there fails now, naming the key."""
+    if font is None:
+        return None
+    found = _resolve(base, font)
+    if not found.is_file():
+        _fail_at(path, ("replies", "receipt_font"), f"no font file at {found}")
+    return found
 
 
 def _roster(path: Path, base: Path, section: RosterSettings) -> RosterSettings:
