@@ -172,10 +172,29 @@ def guide_rows(book: Workbook) -> list[tuple[Any, ...]]:
     return list(book[GUIDE_TITLE].iter_rows(min_row=4, values_only=True))
 
 
-def test_the_guide_is_the_first_active_sheet_and_the_only_selected_tab() -> None:
-    book = marked(styled_book(), [found("D3")])
+def two_tabs_selected() -> bytes:
+    """The styled book with its second sheet active and both tabs selected (a group, as Ctrl+click leaves it)."""
+    book = book_of(styled_book())
+    book.active = 1
+    for sheet in book.worksheets:
+        sheet.sheet_view.tabSelected = True
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
-    assert book.sheetnames == [GUIDE_TITLE, SHEET, "Tom's ghi chú"]
+
+@pytest.mark.parametrize(
+    ("data", "sheets"),
+    [
+        (two_tabs_selected(), [SHEET, "Tom's ghi chú"]),
+        ((OFFICE / "sheets_layout" / "office_plan.xlsx").read_bytes(), [SHEET]),
+    ],
+    ids=["openpyxl", "libreoffice"],
+)
+def test_the_guide_is_the_first_active_sheet_and_the_only_selected_tab(data: bytes, sheets: list[str]) -> None:
+    book = marked(data, [found("D3")])
+
+    assert book.sheetnames == [GUIDE_TITLE, *sheets]
     assert book.active is not None and book.active.title == GUIDE_TITLE
     assert [ws.title for ws in book.worksheets if ws.sheet_view.tabSelected] == [GUIDE_TITLE]
 
@@ -355,3 +374,20 @@ def test_libreoffice_opens_the_marked_copy_with_its_comments_and_its_guide(tmp_p
     assert f'table:name="{GUIDE_TITLE}"' in flat and "Nội dung" in flat  # the guide sheet
     assert flat.index(f'table:name="{GUIDE_TITLE}"') < flat.index(f'table:name="{SHEET}"')
     assert 'xlink:href="#&apos;Phụ lục 1&apos;.D3"' in flat  # the link to the cell
+
+
+@needs_libreoffice
+def test_an_ods_is_marked_in_the_xlsx_it_was_read_as_and_that_copy_reads_back_alike(rules: Rules) -> None:
+    name = "sai_tong.ods"
+    read = read_file(name, (OFFICE / "plan14" / name).read_bytes())
+    result = validate_reads([read], rules)
+    assert read.converted is not None and any(f.cell for f in result.findings)
+
+    out = mark_xlsx(read.converted, result.findings, name)
+    assert out is not None
+    again = validate_reads([read_file("sai_tong_can-sua.xlsx", out)], rules)
+
+    assert [t.to_dict() for t in again.tasks] == [t.to_dict() for t in result.tasks]
+    assert [(f.code, f.cell) for f in again.findings] == [(f.code, f.cell) for f in result.findings]
+    wrong = next(f for f in result.findings if f.cell and f.sheet and f.severity == "error")
+    assert wrong.sheet and wrong.cell and fill_of(book_of(out)[wrong.sheet], wrong.cell) == ERROR_FILL
