@@ -11,6 +11,8 @@ from typing import Any
 
 import openpyxl
 import pytest
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.workbook.workbook import Workbook
@@ -301,6 +303,23 @@ def test_the_results_the_submitters_program_stored_with_its_formulas_are_kept() 
         c.coordinate: c.value for row in values.iter_rows() for c in row
     }
     assert copy["K11"].value == 3500.5
+
+
+def test_text_with_a_bold_word_inside_a_cell_keeps_its_runs() -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert isinstance(sheet, Worksheet)
+    sheet.title = SHEET
+    sheet["B2"] = CellRichText(["Nhiệm vụ ", TextBlock(InlineFont(b=True), "trọng điểm"), " năm 2024"])
+    source = io.BytesIO()
+    book.save(source)
+    out = mark_xlsx(source.getvalue(), [found("B2")], FILE)
+    assert out is not None
+
+    value = openpyxl.load_workbook(io.BytesIO(out), rich_text=True)[SHEET]["B2"].value
+
+    assert isinstance(value, CellRichText) and str(value) == "Nhiệm vụ trọng điểm năm 2024"
+    assert [block.font.b for block in value if isinstance(block, TextBlock)] == [True]
 
 
 def test_a_macro_workbook_comes_back_as_a_plain_xlsx_without_its_macros() -> None:

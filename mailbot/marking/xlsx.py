@@ -84,7 +84,9 @@ def _mark(data: bytes, findings: Sequence[Finding], file: str) -> bytes | None:
             return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "extension not supported" and the like: noise, not problems
-        reader = ExcelReader(BytesIO(data), read_only=False, keep_vba=False, data_only=False, keep_links=True)
+        reader = ExcelReader(
+            BytesIO(data), read_only=False, keep_vba=False, data_only=False, keep_links=True, rich_text=True
+        )
         reader.read()
         book = reader.wb
         results = _cached_results(data, reader)
