@@ -5,8 +5,9 @@ an Excel comment with each finding's message and hint; a first sheet "Hướng d
 link to its cell. Nothing else changes: values, formulas (with the results the submitter's program stored),
 merges, number formats, fonts, borders. A copy marked again replaces its old guide and our old comments.
 
-openpyxl loads and saves the workbook, so what openpyxl does not keep is lost (drawings' shapes and text boxes,
-form controls, threaded comments become plain notes, macros are dropped: the copy is always a plain .xlsx).
+openpyxl loads and saves the workbook, so what openpyxl does not keep is lost: pictures (without Pillow), shapes
+and text boxes, form controls, sparklines and other extensions; threaded comments come back as plain notes; macros
+are dropped (the copy is always a plain .xlsx).
 Never raises: a workbook openpyxl cannot load or save gives no marked copy (None).
 """
 
@@ -96,7 +97,7 @@ def _mark(data: bytes, findings: Sequence[Finding], file: str) -> bytes | None:
         for sheet in book.worksheets:
             _unmark(sheet)
         entries = guide_entries(findings, file)
-        targets = {id(e.finding): _target(book, e.finding) for e in entries}
+        targets = {id(e.finding): _target(book, e.finding) if e.finding.file == file else None for e in entries}
         marks = _marks([(e.finding, targets[id(e.finding)]) for e in entries])
         for mark in marks.values():
             _apply(book[mark.sheet], mark)
