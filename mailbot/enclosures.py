@@ -90,7 +90,7 @@ def _add_marked(
 
 
 def _guide(findings: Sequence[Finding]) -> bytes | None:
-    from mailbot.marking.xlsx import guide_workbook
+    from mailbot.marking.guide_only import guide_workbook
 
     return guide_workbook(findings)
 

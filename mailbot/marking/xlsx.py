@@ -102,7 +102,7 @@ def _mark(data: bytes, findings: Sequence[Finding], file: str) -> bytes | None:
         for mark in marks.values():
             _apply(book[mark.sheet], mark)
         wanted = len({t for t in targets.values() if t is not None})
-        _write_guide(book, entries, targets, file, capped=(MAX_MARKED_CELLS, wanted) if wanted > len(marks) else None)
+        write_guide(book, entries, targets, file, capped=(MAX_MARKED_CELLS, wanted) if wanted > len(marks) else None)
         _show_guide_first(book)
         out = BytesIO()
         book.save(out)
@@ -249,16 +249,18 @@ _THIN = Side(style="thin", color="FF808080")
 _BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 
 
-def _write_guide(
+def write_guide(
     book: Workbook,
     entries: Sequence[GuideEntry],
     targets: dict[int, tuple[str, str] | None],
-    file: str,
+    file: str | None,
     capped: tuple[int, int] | None,
 ) -> None:
+    """The guide as the first sheet of `book`: one row per entry, linked to its target cell when it has one."""
     sheet = book.create_sheet(GUIDE_TITLE, 0)
     errors = sum(e.severity == "error" for e in entries)
-    title = f"Hướng dẫn sửa tệp «{file}»: {errors} lỗi, {len(entries) - errors} lưu ý"
+    what = f"tệp «{file}»" if file else "hồ sơ"
+    title = f"Hướng dẫn sửa {what}: {errors} lỗi, {len(entries) - errors} lưu ý"
     if capped:
         title += f" (chỉ {capped[0]} ô đầu tiên được tô màu và ghi chú; danh sách dưới đây có đủ {capped[1]} ô)"
     _put(sheet, 1, 1, title).font = Font(bold=True, size=13)
