@@ -41,7 +41,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import CondPageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from mailbot.replies import VIETNAM, ReplyContent, _task_rows, _totals, one_line, vn_time
 from mailbot.validation.schema import Rules
@@ -65,14 +65,17 @@ SYSTEM_FONTS = (
     Path("/usr/share/fonts/google-noto-vf/NotoSans[wght].ttf"),
 )
 VIETNAMESE_PROBE = "ĐđƠơƯưẠạẦầẾếỆệỘộỮữỹ"  # a font without all of these cannot set the unit's name
+HEX_DIGITS = "0123456789abcdef"  # all the monospace face sets (DejaVu Sans Mono lacks a few Vietnamese letters)
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
-MARGIN = 15 * mm
+MARGIN = 15 * mm  # from the paper's edge to the text
+FRAME_PADDING = 6  # points: ReportLab's frame keeps this inside its margins
 BODY_WIDTH = PAGE_WIDTH - 2 * MARGIN  # 180 mm
 TASK_COLUMNS = (11 * mm, 77 * mm, 34 * mm, 33 * mm, 25 * mm)  # a period "01/2024–12/2025" is 28 mm wide
 FILE_COLUMNS = (11 * mm, 61 * mm, 108 * mm)  # a SHA-256 in 7.5 pt monospace is 102 mm wide: it stays on one line
+HEADING_ROOM = 35 * mm  # a heading and its table's first rows
 GRID = colors.Color(0.55, 0.55, 0.55)
 HEADER_FILL = colors.Color(0.9, 0.9, 0.9)
 
@@ -115,15 +118,15 @@ def _fontconfig() -> Path | None:
 
 
 @functools.lru_cache(maxsize=32)
-def _usable(path: Path) -> bool:
-    """True when `path` is a TrueType font ReportLab can embed and it has every Vietnamese letter."""
+def _usable(path: Path, probe: str = VIETNAMESE_PROBE) -> bool:
+    """True when `path` is a TrueType font ReportLab can embed and it has every letter of `probe`."""
     if not path.is_file():
         return False
     try:
         face = TTFont("probe", str(path)).face
     except Exception:  # ReportLab raises plain exceptions of several kinds for a font it cannot read
         return False
-    return all(ord(ch) in face.charWidths for ch in VIETNAMESE_PROBE)
+    return all(ord(ch) in face.charWidths for ch in probe)
 
 
 @dataclass(frozen=True)
@@ -133,11 +136,11 @@ class _Faces:
     mono: str
 
 
-def _variant(font: Path, names: Sequence[str]) -> Path:
-    """The first of `names` beside `font` that can set Vietnamese, else `font` itself."""
+def _variant(font: Path, names: Sequence[str], probe: str = VIETNAMESE_PROBE) -> Path:
+    """The first of `names` beside `font` that has every letter of `probe`, else `font` itself."""
     for name in names:
         candidate = font.with_name(name)
-        if candidate != font and _usable(candidate):
+        if candidate != font and _usable(candidate, probe):
             return candidate
     return font
 
@@ -148,7 +151,7 @@ def _faces(font: Path) -> _Faces:
     stem, suffix = font.stem, font.suffix
     base = stem.removesuffix("-Regular")
     bold = _variant(font, [f"{base}-Bold{suffix}", f"{stem}-Bold{suffix}"])
-    mono = _variant(font, [f"{base}Mono{suffix}", f"{base}Mono-Regular{suffix}", "DejaVuSansMono.ttf"])
+    mono = _variant(font, [f"{base}Mono{suffix}", f"{base}Mono-Regular{suffix}", "DejaVuSansMono.ttf"], HEX_DIGITS)
     return _Faces(_register(font), _register(bold), _register(mono))
 
 
@@ -262,7 +265,8 @@ def _task_table(content: ReplyContent, rules: Rules, st: _Styles) -> Table:
         cells.append(["", Paragraph(_text(label), st.cell_bold), "", "", Paragraph(_text(value), st.number)])
     table = Table(cells, colWidths=TASK_COLUMNS, repeatRows=1)
     spans = [("SPAN", (1, r), (3, r)) for r in range(body_rows, len(cells))]
-    table.setStyle(TableStyle([*_grid(), *spans]))
+    together = ("NOSPLIT", (0, body_rows - 1), (-1, -1))  # the totals stay under the last task, on one page
+    table.setStyle(TableStyle([*_grid(), *spans, together]))
     return table
 
 
@@ -293,8 +297,10 @@ def _story(content: ReplyContent, files: Sequence[Mapping[str, str]], rules: Rul
     if call.document:
         story.append(Paragraph(_text(f"(theo {call.document})"), st.centre))
     story += [Spacer(1, 5 * mm), _facts(content, rules, st)]
+    story.append(CondPageBreak(HEADING_ROOM))  # a heading never ends a page alone
     story.append(Paragraph("DANH MỤC NHIỆM VỤ HỆ THỐNG ĐÃ ĐỌC ĐƯỢC", st.heading))
     story.append(_task_table(content, rules, st))
+    story.append(CondPageBreak(HEADING_ROOM))
     story.append(Paragraph("CÁC TỆP ĐÃ NHẬN", st.heading))
     story.append(_file_table(files, st))
     story.append(Spacer(1, 3 * mm))
@@ -365,10 +371,10 @@ def receipt_pdf(content: ReplyContent, files: Sequence[Mapping[str, str]], rules
     doc = SimpleDocTemplate(
         out,
         pagesize=A4,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN,
-        bottomMargin=18 * mm,
+        leftMargin=MARGIN - FRAME_PADDING,
+        rightMargin=MARGIN - FRAME_PADDING,
+        topMargin=MARGIN - FRAME_PADDING,
+        bottomMargin=18 * mm - FRAME_PADDING,
         invariant=1,  # no time stamp, no random document id
         title=f"Phiếu tiếp nhận hồ sơ {receipt}",
         author=one_line(rules.call.contact.office, LONG_LIMIT),
