@@ -165,10 +165,14 @@ def _register(path: Path) -> str:
 # ---------------------------------------------------------------- the text
 
 
+def _line(value: object, limit: int = LONG_LIMIT) -> str:
+    """`value` as one clean NFC line that can be encoded (a lone surrogate becomes U+FFFD)."""
+    return _SURROGATE.sub("\ufffd", unicodedata.normalize("NFC", one_line(str(value), limit)))
+
+
 def _text(value: object, limit: int = LONG_LIMIT) -> str:
-    """`value` as one clean NFC line, escaped for ReportLab's paragraph markup."""
-    line = unicodedata.normalize("NFC", one_line(str(value), limit))
-    return escape(_SURROGATE.sub("\ufffd", line))
+    """`value` as one clean line, escaped for ReportLab's paragraph markup."""
+    return escape(_line(value, limit))
 
 
 @dataclass(frozen=True)
@@ -342,7 +346,7 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type 
 
 
 def _footer(content: ReplyContent, face: str) -> Callable[[Canvas, int, int], None]:
-    left = one_line(f"Phiếu tiếp nhận {one_line(content.receipt, 60)} – được tạo tự động bởi {GENERATOR}", 200)
+    left = _line(f"Phiếu tiếp nhận {one_line(content.receipt, 60)} – được tạo tự động bởi {GENERATOR}", 200)
 
     def draw(canvas: Canvas, number: int, total: int) -> None:
         canvas.saveState()
@@ -367,7 +371,7 @@ def receipt_pdf(content: ReplyContent, files: Sequence[Mapping[str, str]], rules
     attachments as the ledger keeps them ({"name", "sha256"}), `font` a TrueType font from `find_font`."""
     faces = _faces(font)
     out = io.BytesIO()
-    receipt = one_line(content.receipt, 60)
+    receipt = _line(content.receipt, 60)
     doc = SimpleDocTemplate(
         out,
         pagesize=A4,
@@ -377,8 +381,8 @@ def receipt_pdf(content: ReplyContent, files: Sequence[Mapping[str, str]], rules
         bottomMargin=18 * mm - FRAME_PADDING,
         invariant=1,  # no time stamp, no random document id
         title=f"Phiếu tiếp nhận hồ sơ {receipt}",
-        author=one_line(rules.call.contact.office, LONG_LIMIT),
-        subject=one_line(rules.call.title, LONG_LIMIT),
+        author=_line(rules.call.contact.office),
+        subject=_line(rules.call.title),
         creator="mailbot",
         lang="vi",
     )

@@ -118,6 +118,23 @@ def test_markup_in_a_task_name_is_shown_as_written(rules: Rules, font: Path) -> 
     assert name in text(receipt_pdf(content(tasks=[task(1, name)]), FILES, rules, font))
 
 
+def test_odd_text_and_missing_values_never_break_the_receipt(rules: Rules, font: Path) -> None:
+    tasks = [
+        Task(ten_nhiem_vu="X" * 500),
+        Task(),
+        Task(ten_nhiem_vu="Tên\x00 có\u202e ký tự lạ \ud800 😀", dinh_huong=99),
+    ]
+    odd = content(
+        receipt="SXTDBV\ud800-1", organization="Viện\r\nBcc: x", tasks=tasks, received_at=dt.datetime(2023, 4, 20)
+    )
+    got = text(receipt_pdf(odd, [{"name": "N" * 255, "sha256": "0" * 64}, {"name": "thiếu mã.xlsx"}], rules, font))
+    assert "(không có tên)" in got
+    assert "Tên có ký tự lạ \ufffd" in got
+    assert "Viện Bcc: x" in got
+    assert "SXTDBV\ufffd-1" in got
+    assert "07:00 ngày 20/4/2023" in got  # a moment without a zone is UTC
+
+
 def test_a_receipt_with_60_tasks_spans_pages_with_the_header_repeated(rules: Rules, font: Path) -> None:
     tasks = [task(n) for n in range(1, 61)]
     got = pages(receipt_pdf(content(tasks=tasks), FILES, rules, font))
