@@ -20,6 +20,7 @@ header row on every page and wrap long text in a cell, which is all a receipt ne
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import io
@@ -361,8 +362,8 @@ def _footer(content: ReplyContent, face: str) -> Callable[[Canvas, int, int], No
 
 
 def _pdf_date(content: ReplyContent) -> str:
-    """The received time as a PDF date in Viet Nam time: "D:20230420140500+07'00'"."""
-    moment = content.received_at if content.received_at.tzinfo else content.received_at.replace(tzinfo=VIETNAM)
+    """The received time as a PDF date in Viet Nam time: "D:20230420140500+07'00'" (naive is UTC, as in vn_time)."""
+    moment = content.received_at if content.received_at.tzinfo else content.received_at.replace(tzinfo=dt.UTC)
     return f"D:{moment.astimezone(VIETNAM):%Y%m%d%H%M%S}+07'00'"
 
 

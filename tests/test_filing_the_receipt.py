@@ -127,12 +127,14 @@ def test_odd_text_and_missing_values_never_break_the_receipt(rules: Rules, font:
     odd = content(
         receipt="SXTDBV\ud800-1", organization="Viện\r\nBcc: x", tasks=tasks, received_at=dt.datetime(2023, 4, 20)
     )
-    got = text(receipt_pdf(odd, [{"name": "N" * 255, "sha256": "0" * 64}, {"name": "thiếu mã.xlsx"}], rules, font))
+    pdf = receipt_pdf(odd, [{"name": "N" * 255, "sha256": "0" * 64}, {"name": "thiếu mã.xlsx"}], rules, font)
+    got = text(pdf)
     assert "(không có tên)" in got
     assert "Tên có ký tự lạ \ufffd" in got
     assert "Viện Bcc: x" in got
     assert "SXTDBV\ufffd-1" in got
     assert "07:00 ngày 20/4/2023" in got  # a moment without a zone is UTC
+    assert pypdf.PdfReader(io.BytesIO(pdf)).metadata["/CreationDate"] == "D:20230420070000+07'00'"
 
 
 def test_a_receipt_with_60_tasks_spans_pages_with_the_header_repeated(rules: Rules, font: Path) -> None:
