@@ -119,11 +119,18 @@ def _fontconfig() -> Path | None:
     return path if path is not None and path.suffix.lower() == ".ttf" else None
 
 
-@functools.lru_cache(maxsize=32)
 def _usable(path: Path, probe: str = VIETNAMESE_PROBE) -> bool:
     """True when `path` is a TrueType font ReportLab can embed and it has every letter of `probe`."""
-    if not path.is_file():
+    try:
+        stat = path.stat()
+    except OSError:
         return False
+    return path.is_file() and _has_letters(path, stat.st_mtime_ns, stat.st_size, probe)
+
+
+@functools.lru_cache(maxsize=32)
+def _has_letters(path: Path, mtime_ns: int, size: int, probe: str) -> bool:
+    """`_usable` for one version of the file (its time and size are the cache key: a font replaced is read again)."""
     try:
         face = TTFont("probe", str(path)).face
     except Exception:  # ReportLab raises plain exceptions of several kinds for a font it cannot read
