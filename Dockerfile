@@ -22,8 +22,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MAILBOT_CONFIG=/data/config.toml
 
 # LibreOffice (no GUI) converts .doc, .rtf, .odt and .ods attachments so they can be read (mailbot.readers.convert).
+# DejaVu Sans sets the receipt PDF's Vietnamese (mailbot.receipt finds it in /usr/share/fonts/truetype/dejavu).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libreoffice-writer-nogui libreoffice-calc-nogui \
+    && apt-get install -y --no-install-recommends libreoffice-writer-nogui libreoffice-calc-nogui fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 
 COPY --from=build /dist/ /tmp/dist/

@@ -6,9 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint typecheck pytest venv dovecot libreoffice demo bench wheel clean
+.PHONY: test lint typecheck pytest venv dovecot libreoffice fonts demo bench wheel clean
 
-test: venv dovecot libreoffice lint typecheck pytest
+test: venv dovecot libreoffice fonts lint typecheck pytest
 
 venv: $(VENV)/.installed
 
@@ -25,7 +25,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy mailbot
 
-pytest: venv dovecot libreoffice
+pytest: venv dovecot libreoffice fonts
 	$(BIN)/pytest -q
 
 # The tests start their own Dovecot (IMAP) on loopback, so its binary must be installed; they never use the
@@ -54,16 +54,30 @@ libreoffice:
 	       libreoffice-writer-nogui libreoffice-calc-nogui; \
 	} || echo "make: WARNING: could not install LibreOffice; the conversion tests will be SKIPPED" >&2
 
+# The receipt PDF is set in DejaVu Sans or Noto Sans (mailbot.receipt.find_font); without either, acknowledgements go
+# without a receipt and the receipt tests skip; so this target installs Debian's fonts-dejavu-core, or warns.
+FONT_DIRS := /usr/share/fonts/truetype/dejavu /usr/share/fonts/truetype/noto \
+             /usr/share/fonts/dejavu /usr/share/fonts/noto
+
+fonts:
+	@ls $(addsuffix /*Sans*.ttf,$(FONT_DIRS)) 2>/dev/null | grep -q . || { \
+	  echo "No DejaVu or Noto font: installing Debian's fonts-dejavu-core for the receipt PDF"; \
+	  command -v apt-get >/dev/null 2>&1 \
+	    && $(SUDO) apt-get update -q \
+	    && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-dejavu-core; \
+	} || echo "make: WARNING: could not install fonts-dejavu-core; the receipt tests will be SKIPPED" >&2
+
 demo: venv
 	$(BIN)/mailbot demo
 
-bench: venv dovecot libreoffice
+bench: venv dovecot libreoffice fonts
 	$(BIN)/python bench/validate_bench.py
 	$(BIN)/python bench/imap_latency.py
 	$(BIN)/python bench/conversion.py
 	$(BIN)/python bench/signature_verification.py
 	$(BIN)/python bench/hostile_files.py
 	$(BIN)/python bench/hostile_validation.py
+	$(BIN)/python bench/receipt_pdf.py
 
 # The wheel a normal install uses (it carries rules/ and replies/ inside the package), in dist/.
 wheel: venv
