@@ -68,6 +68,7 @@ _AFTER_SHD = {
     " adjustRightInd snapToGrid spacing ind contextualSpacing mirrorIndents suppressOverlap jc textDirection"
     " textAlignment textboxTightWrap outlineLvl divId cnfStyle rPr sectPr pPrChange",
 }
+_BUDGET_LINES = 200  # a Kinh phí section's first lines searched for the one stating its total
 #: The description section a Phụ lục 2 finding's field is written in.
 _SECTION_OF_FIELD = {"kinh_phi_tong": "kinh_phi", "kinh_phi_nsnn": "kinh_phi", "kinh_phi_khac": "kinh_phi"}
 
@@ -151,10 +152,15 @@ class _Places:
 
 
 def _budget_line(lines: list[LineOwner]) -> LineOwner | None:
-    """The line at which the section's stated total is found (a sentence, or a dự toán table's total row)."""
-    for end in range(1, len(lines) + 1):
-        if description_budget("\n".join(o.text for o in lines[:end])) is not None:
-            return lines[end - 1]
+    """The line that states the section's total (a sentence, a dự toán table's total row): the first line without
+    which the total read from the section changes."""
+    lines = lines[:_BUDGET_LINES]
+    total = description_budget("\n".join(o.text for o in lines))
+    if total is None:
+        return None
+    for k, line in enumerate(lines):
+        if line.text and description_budget("\n".join(o.text for o in lines[:k] + lines[k + 1 :])) != total:
+            return line
     return None
 
 
