@@ -21,6 +21,7 @@ from mailbot.marking import COMMENT_AUTHOR, ERROR_FILL, GUIDE_TITLE, WARNING_FIL
 from mailbot.marking.docx import MAX_MARKED_PLACES, mark_docx
 from mailbot.model import Finding, ValidationResult
 from mailbot.readers import read_file
+from mailbot.readers.docx import GUIDE_END, GUIDE_START, body_blocks, guide_blocks
 from mailbot.validation.schema import Rules
 from mailbot.validation.validate import validate_files
 from tests.builders.documents import docx_bytes, with_macro
@@ -116,16 +117,21 @@ def fills(data: bytes) -> dict[str, str]:
     return {text_of(shd.getparent().getparent()): shd.get(qn("w:fill")) for shd in shaded}
 
 
+def guide(body: Any) -> list[Any]:
+    """The guide's paragraphs, as the reader finds them, and the page break after them."""
+    blocks = body_blocks(body)
+    found = guide_blocks(blocks)
+    return blocks[found.start : found.stop + 1] if found else []
+
+
 def guide_lines(data: bytes) -> list[str]:
-    body = docx.Document(io.BytesIO(data)).element.body
-    first = body[0]
-    assert first.tag == qn("w:sdt")
-    return [text_of(p) for p in first.iter(qn("w:p"))]
+    return [text_of(p) for p in guide(docx.Document(io.BytesIO(data)).element.body)]
 
 
 def structure(data: bytes) -> tuple[list[str], list[list[list[str]]], list[list[tuple[str | None, ...]]]]:
     """Every paragraph's text, every table cell's text, and every cell's span and vertical merge."""
     document = docx.Document(io.BytesIO(data))
+    ours = set(guide(document.element.body))
     texts = [[[cell.text for cell in row.cells] for row in table.rows] for table in document.tables]
     merges = [
         [
@@ -134,7 +140,7 @@ def structure(data: bytes) -> tuple[list[str], list[list[list[str]]], list[list[
         ]
         for table in document.tables
     ]
-    return [p.text for p in document.paragraphs], texts, merges
+    return [p.text for p in document.paragraphs if p._p not in ours], texts, merges
 
 
 # ---------------------------------------------------------------- Phụ lục 1 tables
@@ -193,18 +199,19 @@ def test_the_guide_opens_the_document_lists_every_finding_and_links_each_to_its_
     body = docx.Document(io.BytesIO(marked)).element.body
     lines = guide_lines(marked)
 
-    assert lines[0] == GUIDE_TITLE
+    assert body_blocks(body)[: len(lines)] == guide(body)  # the very start of the body
+    assert lines[0] == GUIDE_TITLE and lines[-1] == ""
     listed = [line for line in lines if line[:1].isdigit()]
     expected = [f"{e.number}. {e.place} – Lỗi: {e.message} Cách sửa: {e.hint}" for e in entries]
     assert listed == expected
     assert any(e.finding.code == "missing_document" for e in entries)  # a finding with no place: listed only
     bookmarks = {b.get(qn("w:name")): b for b in body.iter(qn("w:bookmarkStart"))}
-    links = [link for link in body[0].iter(qn("w:hyperlink"))]
+    links = [link for paragraph in guide(body) for link in paragraph.iter(qn("w:hyperlink"))]
     assert len(links) == sum(1 for e in entries if e.cell)
     for link in links:
         target = holder(bookmarks[link.get(qn("w:anchor"))])
         assert target.tag == qn("w:tc") and target.xpath(".//w:commentRangeStart")
-    assert any(br.get(qn("w:type")) == "page" for br in body[0].iter(qn("w:br")))
+    assert [br.get(qn("w:type")) for br in guide(body)[-1].iter(qn("w:br"))] == ["page"]
 
 
 def test_a_marked_copy_reads_with_the_same_findings_as_the_file_it_was_made_from(
@@ -271,10 +278,10 @@ def test_a_marked_copy_marked_again_carries_one_guide_and_only_the_new_comments_
     again = mark_docx(fixed_total, validate((PL1, fixed_total), rules=rules).findings, PL1)
     assert again is not None
     body = docx.Document(io.BytesIO(again)).element.body
-    assert len(body.xpath("./w:sdt")) == 1 and guide_lines(again).count(GUIDE_TITLE) == 1
+    assert [text_of(p) for p in body_blocks(body)].count(GUIDE_TITLE) == 1
     assert fills(again) == {total: grey, "13/2024": ERROR_FILL}  # fixed: our red gone, the submitter's grey back
     assert list(comments_by_place(again)) == ["13/2024"] and len(comments_by_place(again)["13/2024"]) == 1
-    assert [b.get(qn("w:name")) for b in body.iter(qn("w:bookmarkStart"))] == ["_HDS_C1"]
+    assert [b.get(qn("w:name")) for b in body.iter(qn("w:bookmarkStart"))] == [GUIDE_START, GUIDE_END, "_HDS_C1"]
     assert structure(again) == structure(fixed_total)
 
 
@@ -361,7 +368,7 @@ def test_at_most_five_hundred_places_are_marked_and_the_guide_lists_every_findin
     body = docx.Document(io.BytesIO(marked)).element.body
 
     assert len(comments_by_place(marked)) == MAX_MARKED_PLACES
-    assert len(list(body[0].iter(qn("w:hyperlink")))) == MAX_MARKED_PLACES
+    assert sum(1 for p in guide(body) for _ in p.iter(qn("w:hyperlink"))) == MAX_MARKED_PLACES
     assert sum(1 for line in guide_lines(marked) if line[:1].isdigit()) == 600
 
 
@@ -386,3 +393,22 @@ def test_libreoffice_opens_the_marked_copy_with_its_guide_links_and_comments(
     places = len({f.cell for f in findings if f.cell})
     assert flat.count("<office:annotation ") == places
     assert all(f'xlink:href="#_HDS_C{n}"' in flat and f'text:name="_HDS_C{n}"' in flat for n in range(1, places + 1))
+
+
+@needs_libreoffice
+def test_a_marked_copy_saved_again_by_libreoffice_still_reads_like_the_original_and_marks_once(
+    merged: tuple[bytes, list[Finding], bytes], rules: Rules, tmp_path: Path
+) -> None:
+    data, findings, marked = merged
+    source = tmp_path / "phu_luc_1_can-sua.docx"
+    source.write_bytes(marked)
+    saved = convert(source, "docx", tmp_path / "out").read_bytes()  # LibreOffice drops content-control tags
+
+    assert read_file(PL1, saved).text == read_file(PL1, data).text
+    assert validate((PL1, saved), rules=rules).findings == findings
+    again = mark_docx(saved, findings, PL1)
+    assert again is not None
+    lines = [text_of(p) for p in body_blocks(docx.Document(io.BytesIO(again)).element.body)]
+    guide_and_break = lines[: lines.index("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")]  # the document's own first line
+    assert guide_and_break.count(GUIDE_TITLE) == 1 and guide_and_break.count("") == 1  # one guide, one page break
+    assert len(comments_by_place(again)) == len({f.cell for f in findings if f.cell})

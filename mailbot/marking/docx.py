@@ -40,7 +40,7 @@ from mailbot.marking import (
     guide_entries,
 )
 from mailbot.model import Finding
-from mailbot.readers.docx import GUIDE_TAG, Layout, layout_of
+from mailbot.readers.docx import GUIDE_END, GUIDE_START, Layout, body_blocks, guide_blocks, layout_of
 from mailbot.readers.sections import LineOwner, line_owners
 from mailbot.validation.money_words import description_budget
 
@@ -52,6 +52,8 @@ _Element = Any  # lxml elements (python-docx's oxml classes); lxml ships no type
 MAX_MARKED_PLACES = 500
 _BOOKMARK = "_HDS_"  # a hidden bookmark (leading underscore): "_HDS_C12" (a cell), "_HDS_P3_D9D9D9" (old fill)
 _BOOKMARK_NAME = re.compile(r"^_HDS_([CP])\d+(?:_([0-9A-Fa-f]{6}|auto))?$")
+_GUIDE_BOOKMARK_ID = 2**31 - 4  # the guide's two bookmarks: ids far above the document's own
+_TEXT = qn("w:t")
 _OUR_FILLS = {ERROR_FILL.upper(), WARNING_FILL.upper()}
 _GUIDE_INTRO = (
     "Tệp này là bản sao tệp của quý đơn vị; mỗi chỗ cần sửa được tô màu và có ghi chú (comment)."
@@ -100,7 +102,8 @@ def mark_docx(data: bytes, findings: Sequence[Finding], file: str) -> bytes | No
         layout = layout_of(file, body, document.part)
         entries = guide_entries(findings, file)
         links = _mark_places(document, entries, _Places(layout))
-        body.insert(0, _guide(entries, links))
+        for paragraph in reversed(_guide(entries, links)):
+            body.insert(0, paragraph)
         out = io.BytesIO()
         document.save(out)
         return out.getvalue()
@@ -228,6 +231,10 @@ def _set_fill(properties: _Element, kind: str, fill: str) -> str | None:
     return old
 
 
+def text_of(element: _Element) -> str:
+    return "".join(t.text or "" for t in element.iter(_TEXT))
+
+
 def _insert_at_start(paragraph: _Element, child: _Element) -> None:
     properties = paragraph.find(qn("w:pPr"))
     if properties is not None:
@@ -258,23 +265,20 @@ def _last_run(paragraph: _Element) -> _Element:
 # ---------------------------------------------------------------- the guide
 
 
-def _guide(entries: list[GuideEntry], links: dict[int, str]) -> _Element:
-    sdt = OxmlElement("w:sdt")
-    properties = OxmlElement("w:sdtPr")
-    properties.append(OxmlElement("w:alias", attrs={qn("w:val"): GUIDE_TITLE}))
-    properties.append(OxmlElement("w:tag", attrs={qn("w:val"): GUIDE_TAG}))
-    content = OxmlElement("w:sdtContent")
-    sdt.extend([properties, content])
-    content.append(_paragraph([_run(GUIDE_TITLE, bold=True, size=28)]))
-    content.append(_paragraph([_run(_GUIDE_INTRO, italic=True)]))
+def _guide(entries: list[GuideEntry], links: dict[int, str]) -> list[_Element]:
+    """The guide's paragraphs: the title (bookmark GUIDE_START), the intro, the entries (the last one carries
+    GUIDE_END), then a page break: the bookmarks tell the reader and a later marking where the guide is."""
+    paragraphs = [_paragraph([_run(GUIDE_TITLE, bold=True, size=28)]), _paragraph([_run(_GUIDE_INTRO, italic=True)])]
     if len(set(links.values())) >= MAX_MARKED_PLACES and len(links) < len(entries):
-        content.append(_paragraph([_run(_CUT_NOTE.format(count=MAX_MARKED_PLACES), italic=True)]))
-    for entry in entries:
-        content.append(_entry(entry, links.get(entry.number)))
+        paragraphs.append(_paragraph([_run(_CUT_NOTE.format(count=MAX_MARKED_PLACES), italic=True)]))
+    paragraphs += [_entry(entry, links.get(entry.number)) for entry in entries]
+    for paragraph, name, bookmark_id in ((paragraphs[0], GUIDE_START, 0), (paragraphs[-1], GUIDE_END, 1)):
+        attrs = {qn("w:id"): str(_GUIDE_BOOKMARK_ID + bookmark_id)}
+        paragraph.insert(0, OxmlElement("w:bookmarkStart", attrs={**attrs, qn("w:name"): name}))
+        paragraph.append(OxmlElement("w:bookmarkEnd", attrs=attrs))
     breaker = _run("")
     breaker.append(OxmlElement("w:br", attrs={qn("w:type"): "page"}))
-    content.append(_paragraph([breaker]))
-    return sdt
+    return [*paragraphs, _paragraph([breaker])]
 
 
 def _entry(entry: GuideEntry, bookmark: str | None) -> _Element:
@@ -322,8 +326,13 @@ def _run(text: str, *, bold: bool = False, italic: bool = False, size: int = 0, 
 def _unmark(document: WordDocument) -> None:
     """Remove what an earlier marking added: the guide, our bookmarks and fills, our comments."""
     body = document.element.body
-    for sdt in body.xpath(f".//w:sdt[w:sdtPr/w:tag/@w:val='{GUIDE_TAG}']"):
-        sdt.getparent().remove(sdt)
+    blocks = body_blocks(body)
+    guide = guide_blocks(blocks)
+    after = blocks[guide.stop] if guide and guide.stop < len(blocks) else None
+    if after is not None and _is_page_break(after):
+        after.getparent().remove(after)
+    for i in guide:
+        blocks[i].getparent().remove(blocks[i])
     for start in body.xpath(f".//w:bookmarkStart[starts-with(@w:name, '{_BOOKMARK}')]"):
         found = _BOOKMARK_NAME.match(str(start.get(qn("w:name"))))
         if found:
@@ -345,6 +354,12 @@ def _unmark(document: WordDocument) -> None:
         for mark in body.xpath(f".//{tag}"):
             if mark.get(qn("w:id")) in ids:
                 _remove_mark(mark)
+
+
+def _is_page_break(paragraph: _Element) -> bool:
+    """An empty paragraph that breaks the page (the guide's last; LibreOffice may make it a page-break-before)."""
+    breaks = paragraph.xpath(".//w:br[@w:type='page'] | w:pPr/w:pageBreakBefore")
+    return paragraph.tag == qn("w:p") and bool(breaks) and not text_of(paragraph).strip()
 
 
 def _remove_mark(mark: _Element) -> None:

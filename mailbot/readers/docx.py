@@ -114,8 +114,17 @@ def _document_body(data: bytes) -> tuple[_Element, _StyleFonts]:
     return body, _style_fonts(part)
 
 
+def body_blocks(body: _Element) -> list[_Element]:
+    """The body's paragraphs and tables in reading order, as the walk sees them (through content controls)."""
+    return list(_content(body, (_P, _TBL)))
+
+
 def _walk_blocks(body: _Element, walk: _Walk) -> None:
-    for block in _content(body, (_P, _TBL)):
+    blocks = body_blocks(body)
+    guide = guide_blocks(blocks)  # a marked copy sent back: our guide is not the submitter's text
+    for i, block in enumerate(blocks):
+        if i in guide:
+            continue
         if block.tag == _P:
             text = _paragraph_text(block, walk.legacy).strip()
             if text:
@@ -185,20 +194,33 @@ def _content(parent: _Element, tags: tuple[str, ...]) -> Iterator[_Element]:
     for child in parent:
         if child.tag in tags:
             yield child
-        elif child.tag == _SDT and not is_guide(child):
+        elif child.tag == _SDT:
             for content in child.iterchildren(_SDT_CONTENT):
                 yield from _content(content, tags)
         elif child.tag == _CUSTOM_XML:
             yield from _content(child, tags)
 
 
-#: The tag of the content control that holds the guide of a marked copy (mailbot.marking.docx): not the submitter's.
-GUIDE_TAG = "mailbot-huong-dan-sua"
+#: Bookmarks on the first and last paragraph of the guide a marked copy opens with (mailbot.marking.docx).
+GUIDE_START, GUIDE_END = "_HDS_Huong_dan_sua", "_HDS_Het_huong_dan"
+_BOOKMARK_START, _NAME = qn("w:bookmarkStart"), qn("w:name")
 
 
-def is_guide(sdt: _Element) -> bool:
-    """True for the guide block ("Hướng dẫn sửa") a marked copy opens with: the reader skips it."""
-    return any(tag.get(_VAL) == GUIDE_TAG for tag in sdt.iterfind(f"{qn('w:sdtPr')}/{qn('w:tag')}"))
+def guide_blocks(blocks: list[_Element]) -> range:
+    """The positions of the guide's paragraphs in `blocks` (from its GUIDE_START paragraph to its GUIDE_END one,
+    paragraphs only, bookmarks survive Word and LibreOffice); empty when there is no whole guide."""
+    marks = [
+        (i, str(mark.get(_NAME)))
+        for i, block in enumerate(blocks)
+        if block.tag == _P
+        for mark in block.iterfind(_BOOKMARK_START)
+        if mark.get(_NAME) in (GUIDE_START, GUIDE_END)
+    ]
+    start = next((i for i, name in marks if name == GUIDE_START), None)
+    end = next((i for i, name in marks if name == GUIDE_END and start is not None and i >= start), None)
+    if start is None or end is None or any(block.tag != _P for block in blocks[start : end + 1]):
+        return range(0)
+    return range(start, end + 1)
 
 
 def _paragraph_text(paragraph: _Element, legacy: _Legacy) -> str:
