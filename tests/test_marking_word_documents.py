@@ -370,6 +370,7 @@ def test_at_most_five_hundred_places_are_marked_and_the_guide_lists_every_findin
     assert len(comments_by_place(marked)) == MAX_MARKED_PLACES
     assert sum(1 for p in guide(body) for _ in p.iter(qn("w:hyperlink"))) == MAX_MARKED_PLACES
     assert sum(1 for line in guide_lines(marked) if line[:1].isdigit()) == 600
+    assert any(line.startswith(f"Chỉ {MAX_MARKED_PLACES} chỗ đầu tiên") for line in guide_lines(marked))
 
 
 @pytest.mark.parametrize("data", [b"not a word file", with_macro(docx_bytes(["PHỤ LỤC 1"]))], ids=["junk", "docm"])

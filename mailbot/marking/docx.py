@@ -6,9 +6,11 @@ and one Word comment (author COMMENT_AUTHOR) with the text of every finding on i
   (mailbot.readers.docx.layout_of: same walk, same gridSpan/vMerge placement, same joined split tables);
 - a Phụ lục 2 finding (task_index, field, value) marks the paragraph of that description holding the value
   (the "Tổng kinh phí: …" line for a budget), or the description's first paragraph when there is no value.
-The body then opens with the guide: a content control tagged GUIDE_TAG (which the reader skips, so a copy sent
-back reads like the original) holding the title, one line per guide entry linked to its bookmark, a page break.
-Marking a marked copy again first removes our guide, our comments, bookmarks and fills.
+The body then opens with the guide: the title, one line per guide entry linked to its place's bookmark, a page
+break. Its first and last paragraphs carry the bookmarks GUIDE_START/GUIDE_END (bookmarks survive Word and
+LibreOffice; a content control's tag does not survive LibreOffice), by which the reader skips the guide, so a
+copy sent back reads like the original. Marking a marked copy again first removes our guide, our comments,
+bookmarks and fills (a cell's own fill, kept in its bookmark's name, comes back).
 """
 
 from __future__ import annotations
@@ -101,8 +103,8 @@ def mark_docx(data: bytes, findings: Sequence[Finding], file: str) -> bytes | No
         body = document.element.body
         layout = layout_of(file, body, document.part)
         entries = guide_entries(findings, file)
-        links = _mark_places(document, entries, _Places(layout))
-        for paragraph in reversed(_guide(entries, links)):
+        links, cut = _mark_places(document, entries, _Places(layout))
+        for paragraph in reversed(_guide(entries, links, cut)):
             body.insert(0, paragraph)
         out = io.BytesIO()
         document.save(out)
@@ -127,7 +129,11 @@ class _Places:
 
     def of(self, finding: Finding) -> _Element | None:
         if finding.sheet and finding.row and finding.column:
-            return self._cell(finding.sheet, finding.row - 1, column_index_from_string(finding.column) - 1)
+            try:
+                col = column_index_from_string(finding.column) - 1
+            except ValueError:
+                return None
+            return self._cell(finding.sheet, finding.row - 1, col)
         if finding.task_index is not None and finding.sheet is None:
             return self._description(finding)
         return None
@@ -170,10 +176,12 @@ def _budget_line(lines: list[LineOwner]) -> LineOwner | None:
 # ---------------------------------------------------------------- marking
 
 
-def _mark_places(document: WordDocument, entries: list[GuideEntry], places: _Places) -> dict[int, str]:
-    """Shade, bookmark and comment every place; the bookmark each guide entry links to, by entry number."""
+def _mark_places(document: WordDocument, entries: list[GuideEntry], places: _Places) -> tuple[dict[int, str], bool]:
+    """Shade, bookmark and comment every place; the bookmark each guide entry links to, by entry number, and
+    whether some places were left unmarked (beyond MAX_MARKED_PLACES)."""
     targets: dict[int, _Target] = {}
     owner: dict[int, _Target] = {}
+    cut = False
     for entry in entries:
         element = places.of(entry.finding) if entry.finding.file is not None else None
         if element is None:
@@ -181,6 +189,7 @@ def _mark_places(document: WordDocument, entries: list[GuideEntry], places: _Pla
         target = targets.get(id(element))
         if target is None:
             if len(targets) >= MAX_MARKED_PLACES:
+                cut = True
                 continue
             target = targets[id(element)] = _Target(element, len(targets) + 1)
         target.findings.append(entry.finding)
@@ -189,7 +198,7 @@ def _mark_places(document: WordDocument, entries: list[GuideEntry], places: _Pla
     names = {}
     for offset, target in enumerate(targets.values()):
         names[target.number] = _mark(document, target, next_id + offset)
-    return {number: names[target.number] for number, target in owner.items()}
+    return {number: names[target.number] for number, target in owner.items()}, cut
 
 
 def _mark(document: WordDocument, target: _Target, bookmark_id: int) -> str:
@@ -265,11 +274,11 @@ def _last_run(paragraph: _Element) -> _Element:
 # ---------------------------------------------------------------- the guide
 
 
-def _guide(entries: list[GuideEntry], links: dict[int, str]) -> list[_Element]:
+def _guide(entries: list[GuideEntry], links: dict[int, str], cut: bool) -> list[_Element]:
     """The guide's paragraphs: the title (bookmark GUIDE_START), the intro, the entries (the last one carries
     GUIDE_END), then a page break: the bookmarks tell the reader and a later marking where the guide is."""
     paragraphs = [_paragraph([_run(GUIDE_TITLE, bold=True, size=28)]), _paragraph([_run(_GUIDE_INTRO, italic=True)])]
-    if len(set(links.values())) >= MAX_MARKED_PLACES and len(links) < len(entries):
+    if cut:
         paragraphs.append(_paragraph([_run(_CUT_NOTE.format(count=MAX_MARKED_PLACES), italic=True)]))
     paragraphs += [_entry(entry, links.get(entry.number)) for entry in entries]
     for paragraph, name, bookmark_id in ((paragraphs[0], GUIDE_START, 0), (paragraphs[-1], GUIDE_END, 1)):
