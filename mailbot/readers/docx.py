@@ -44,6 +44,9 @@ class _Table:
     rows: list[list[CellValue]]
     merges: list[tuple[int, int, int, int]]
     lines: list[str]
+    #: Each top-left `w:tc` with the 0-based inclusive range it covers; the first cell of each line's row.
+    cells: list[tuple[int, int, int, int, _Element]] = field(default_factory=list)
+    line_cells: list[_Element] = field(default_factory=list)
 
 
 @dataclass
@@ -55,6 +58,28 @@ class _Walk:
     grids: list[Grid] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
+    #: Where things are (for marking a copy): each line's `w:p` (or its row's first `w:tc`), and every
+    #: table's top-left cells by sheet with the 0-based inclusive range each covers on the (joined) grid.
+    sources: list[_Element] = field(default_factory=list)
+    cells: dict[str, list[tuple[int, int, int, int, _Element]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the reader found each thing in a document body: the text lines' elements, the grid cells' `w:tc`."""
+
+    text: TextDocument
+    sources: list[_Element]  # parallel to text.paragraphs
+    cells: dict[
+        str, list[tuple[int, int, int, int, _Element]]
+    ]  # sheet -> (first row, first col, last row, last col, tc)
+
+
+def layout_of(name: str, body: _Element, part: Any) -> Layout:
+    """Walk `body` exactly as `read_docx` does and say where each line and cell is (may raise on bad XML)."""
+    walk = _Walk(name, _Legacy(_style_fonts(part)))
+    _walk_blocks(body, walk)
+    return Layout(TextDocument(file=name, paragraphs=walk.lines), walk.sources, walk.cells)
 
 
 def read_docx(name: str, data: bytes) -> ReadResult:
@@ -89,22 +114,38 @@ def _document_body(data: bytes) -> tuple[_Element, _StyleFonts]:
     return body, _style_fonts(part)
 
 
+def body_blocks(body: _Element) -> list[_Element]:
+    """The body's paragraphs and tables in reading order, as the walk sees them (through content controls)."""
+    return list(_content(body, (_P, _TBL)))
+
+
 def _walk_blocks(body: _Element, walk: _Walk) -> None:
-    for block in _content(body, (_P, _TBL)):
+    blocks = body_blocks(body)
+    guide = guide_blocks(blocks)  # a marked copy sent back: our guide is not the submitter's text
+    for i, block in enumerate(blocks):
+        if i in guide:
+            continue
         if block.tag == _P:
             text = _paragraph_text(block, walk.legacy).strip()
             if text:
                 walk.lines.append(text)
                 walk.pending.append(text)
+                walk.sources.append(block)
             continue
         table = _read_table(block, walk.legacy)
         repeated = _repeated_rows(walk.grids[-1], table, walk.pending) if walk.grids else None
         if repeated is not None:
+            offset = len(walk.grids[-1].rows) - repeated
+            walk.cells[walk.grids[-1].sheet] += [
+                (a + offset, b, c + offset, d, tc) for a, b, c, d, tc in table.cells if a >= repeated
+            ]
             walk.grids[-1] = _joined(walk.grids[-1], table, repeated)
         else:
             sheet = f"Bảng {len(walk.grids) + 1}"
             walk.grids.append(Grid(walk.name, sheet, table.rows, table.merges, preamble=walk.pending))
+            walk.cells[sheet] = table.cells
         walk.lines.extend(table.lines)
+        walk.sources.extend(table.line_cells)
         walk.pending = []
 
 
@@ -158,6 +199,28 @@ def _content(parent: _Element, tags: tuple[str, ...]) -> Iterator[_Element]:
                 yield from _content(content, tags)
         elif child.tag == _CUSTOM_XML:
             yield from _content(child, tags)
+
+
+#: Bookmarks on the first and last paragraph of the guide a marked copy opens with (mailbot.marking.docx).
+GUIDE_START, GUIDE_END = "_HDS_Huong_dan_sua", "_HDS_Het_huong_dan"
+_BOOKMARK_START, _NAME = qn("w:bookmarkStart"), qn("w:name")
+
+
+def guide_blocks(blocks: list[_Element]) -> range:
+    """The positions of the guide's paragraphs in `blocks` (from its GUIDE_START paragraph to its GUIDE_END one,
+    paragraphs only, bookmarks survive Word and LibreOffice); empty when there is no whole guide."""
+    marks = [
+        (i, str(mark.get(_NAME)))
+        for i, block in enumerate(blocks)
+        if block.tag == _P
+        for mark in block.iterfind(_BOOKMARK_START)
+        if mark.get(_NAME) in (GUIDE_START, GUIDE_END)
+    ]
+    start = next((i for i, name in marks if name == GUIDE_START), None)
+    end = next((i for i, name in marks if name == GUIDE_END and start is not None and i >= start), None)
+    if start is None or end is None or any(block.tag != _P for block in blocks[start : end + 1]):
+        return range(0)
+    return range(start, end + 1)
 
 
 def _paragraph_text(paragraph: _Element, legacy: _Legacy) -> str:
@@ -269,6 +332,7 @@ class _Placed:
     span: int
     text: CellValue
     vmerge: str | None  # "restart", "continue" or None
+    tc: _Element
 
     @property
     def last_col(self) -> int:
@@ -287,7 +351,7 @@ def _place_cells(tbl: _Element, legacy: _Legacy) -> list[list[_Placed]]:
             if col >= MAX_COLS:
                 break
             span = min(max(1, _int_prop(tc, "w:tcPr/w:gridSpan", 1)), MAX_COLS - col)
-            row.append(_Placed(r, col, span, _cell_text(tc, legacy), _vmerge(tc)))
+            row.append(_Placed(r, col, span, _cell_text(tc, legacy), _vmerge(tc), tc))
             col += span
         placed.append(row)
     return placed
@@ -331,7 +395,10 @@ def _read_table(tbl: _Element, legacy: _Legacy) -> _Table:
             if cell.vmerge is not None:
                 open_vertical[cell.col] = (cell.row, cell.col)
     merges = [(a, b, c, d) for a, b, c, d in ranges.values() if c > a or d > b]
-    return _Table(rows, merges, [line for line in map(_row_line, origins) if line])
+    tcs = {(cell.row, cell.col): cell.tc for row in origins for cell in row}
+    cells = [(a, b, c, d, tcs[(a, b)]) for a, b, c, d in ranges.values()]
+    lined = [(line, row[0].tc) for row in origins if (line := _row_line(row))]
+    return _Table(rows, merges, [line for line, _ in lined], cells, [tc for _, tc in lined])
 
 
 def _row_line(cells: list[_Placed]) -> str:

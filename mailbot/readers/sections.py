@@ -97,14 +97,30 @@ def parse_descriptions(doc: TextDocument) -> list[Description]:
     return [_description(doc.file, index, draft) for index, draft in enumerate(drafts)]
 
 
+@dataclass(frozen=True)
+class LineOwner:
+    """Where one line of a thuyết minh went: its paragraph in the TextDocument, description, section, text."""
+
+    paragraph: int  # index in TextDocument.paragraphs
+    description: int  # Description.index
+    section: str | None  # section key; None before the first heading of the description
+    text: str  # what the line added to its section (the text after the colon on a heading line)
+
+
+def line_owners(doc: TextDocument) -> list[LineOwner]:
+    """Every line that belongs to a description, in order; none when the text is not a thuyết minh."""
+    owners: list[LineOwner] = []
+    return owners if _is_thuyet_minh(_drafts(doc, owners)) else []
+
+
 def _is_thuyet_minh(drafts: list[_Draft]) -> bool:
     keys = {key for draft in drafts for key in draft.sections}
     return _NAME_KEY in keys and len(keys - {_NAME_KEY}) >= 2
 
 
-def _drafts(doc: TextDocument) -> list[_Draft]:
+def _drafts(doc: TextDocument, owners: list[LineOwner] | None = None) -> list[_Draft]:
     drafts: list[_Draft] = []
-    for line in _lines(doc):
+    for paragraph, line in _lines(doc):
         heading = _heading(line)
         draft = drafts[-1] if drafts else None
         if heading is not None and (draft is None or _starts_new(draft, heading)):
@@ -112,10 +128,14 @@ def _drafts(doc: TextDocument) -> list[_Draft]:
             drafts.append(draft)
         if draft is None:
             continue  # title and front matter before the first section
+        added = line
         if heading is not None and draft.accepts(heading):
             draft.open(heading)
+            added = heading.rest
         elif not _is_title(line):
             draft.add(line)
+        if owners is not None:
+            owners.append(LineOwner(paragraph, len(drafts) - 1, draft.current, added))
     return drafts
 
 
@@ -123,12 +143,13 @@ def _starts_new(draft: _Draft, heading: _Heading) -> bool:
     return heading.key == _NAME_KEY and any(key != _NAME_KEY for key in draft.sections)
 
 
-def _lines(doc: TextDocument) -> list[str]:
-    """Non-empty lines; a paragraph with line breaks is several lines, a table row stays one."""
-    lines: list[str] = []
-    for paragraph in doc.paragraphs:
+def _lines(doc: TextDocument) -> list[tuple[int, str]]:
+    """Non-empty lines with their paragraph's index; a paragraph with line breaks is several lines, a table
+    row stays one."""
+    lines: list[tuple[int, str]] = []
+    for index, paragraph in enumerate(doc.paragraphs):
         parts = [paragraph] if _TABLE_CELL_SEPARATOR in paragraph else paragraph.splitlines()
-        lines.extend(part.strip() for part in parts if part.strip())
+        lines.extend((index, part.strip()) for part in parts if part.strip())
     return lines
 
 
