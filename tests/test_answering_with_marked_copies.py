@@ -285,3 +285,11 @@ def test_the_marked_copy_sent_back_with_its_errors_fixed_is_accepted(
 
 def _orientation(rules: Rules, code: int) -> str:
     return next(v.name for c in rules.columns for v in c.values if v.code == code)
+
+
+def test_a_marked_copy_marked_again_keeps_its_name() -> None:
+    from mailbot.marking import marked_name
+
+    assert marked_name("Phụ lục 1.xls", "xlsx") == "Phụ lục 1_can-sua.xlsx"
+    assert marked_name("Phụ lục 1_can-sua.xlsx", "xlsx") == "Phụ lục 1_can-sua.xlsx"
+    assert marked_name("thuyet-minh.odt", "docx") == "thuyet-minh_can-sua.docx"

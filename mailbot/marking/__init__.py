@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 GUIDE_TITLE = "Hướng dẫn sửa"
+MARK_SUFFIX = "_can-sua"
 COMMENT_AUTHOR = "Hệ thống tiếp nhận hồ sơ"
 COMMENT_INITIALS = "HT"
 #: Fills of a marked cell (RGB hex, no '#'): Excel's own "Bad" red and "Neutral" yellow, readable on paper in grey.
@@ -54,8 +55,9 @@ class GuideEntry:
 
 
 def marked_name(original: str, suffix: str) -> str:
-    """`Phu luc 1.xls` → `Phu luc 1_can-sua.xlsx` (`suffix` is the marked copy's format, "xlsx" or "docx")."""
-    return f"{PurePath(original).stem}_can-sua.{suffix}"
+    """`Phu luc 1.xls` → `Phu luc 1_can-sua.xlsx` (`suffix` is the marked copy's format, "xlsx" or "docx"); a
+    marked copy sent back and marked again keeps its name (`…_can-sua.xlsx`), never `…_can-sua_can-sua.xlsx`."""
+    return f"{PurePath(original).stem.removesuffix(MARK_SUFFIX)}{MARK_SUFFIX}.{suffix}"
 
 
 def comment_text(finding: Finding) -> str:
