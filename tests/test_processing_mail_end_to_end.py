@@ -106,12 +106,12 @@ def test_a_resubmission_answering_a_correction_becomes_version_2_of_the_same_rec
     assert receipts.count("SXTDBV-2024-0003") == 2
 
 
-def test_the_correction_reply_names_the_cells_to_fix_and_attaches_the_blank_forms(processed: Workspace) -> None:
+def test_the_correction_reply_names_the_cells_to_fix_and_attaches_the_marked_copy(processed: Workspace) -> None:
     correction = next(r for r in processed.replies() if "chỉnh sửa" in r["Subject"])
     text = correction.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "ô K11" in text and "khoảng 800" in text and "ô C11" in text
     names = [p.get_filename() for p in correction.iter_attachments()]
-    assert names == ["SXTDBV-2024_PhuLuc1_DanhMucNhiemVu.xlsx", "SXTDBV-2024_PhuLuc2_ThuyetMinhNhiemVu.docx"]
+    assert names == ["PhuLuc1_can-sua.xlsx"]  # no appendix is missing: no blank templates
 
 
 def test_the_late_submission_is_acknowledged_and_flagged(processed: Workspace) -> None:

@@ -284,11 +284,28 @@ def test_the_correction_lists_errors_before_warnings_and_rows_in_order(renderer:
     assert text.index("A. CÁC LỖI CẦN SỬA (2)") < text.index("B. CÁC LƯU Ý (1)")
 
 
+FORMS = ["SXTDBV-2024_PhuLuc1_DanhMucNhiemVu.xlsx", "SXTDBV-2024_PhuLuc2_ThuyetMinhNhiemVu.docx"]
+
+
 def test_the_correction_explains_how_to_resubmit_and_mentions_the_blank_templates(renderer: ReplyRenderer) -> None:
-    _, text, html = renderer.render(content("correction"))
+    _, text, html = renderer.render(content("correction", attached={"forms": FORMS}))
     assert "trả lời (Reply) chính thư này và đính kèm ĐẦY ĐỦ tất cả các tệp hồ sơ đã chỉnh sửa" in text
     assert "thay thế toàn bộ hồ sơ đã nộp trước đó" in text
-    assert "SXTDBV-2024_PhuLuc1_DanhMucNhiemVu.xlsx" in text and "SXTDBV-2024_PhuLuc2_ThuyetMinhNhiemVu.docx" in html
+    assert FORMS[0] in text and FORMS[1] in html
+
+
+def test_the_correction_names_only_what_it_attaches(renderer: ReplyRenderer) -> None:
+    _, text, html = renderer.render(content("correction"))
+    assert FORMS[0] not in text and "Mẫu trống" not in text and "Mẫu trống" not in html and "_can-sua" not in text
+    marked = [{"original": "Phu luc 1.xls", "name": "Phu luc 1_can-sua.xlsx", "converted": True}]
+    _, text, html = renderer.render(content("correction", attached={"marked": marked, "unmarked": ["scan.pdf"]}))
+    for body in (text, html):
+        assert "Phu luc 1_can-sua.xlsx" in body and "Hướng dẫn sửa" in body and "định dạng mới" in body
+        assert "Không tạo được bản đánh dấu cho tệp: scan.pdf" in body
+    _, text, _ = renderer.render(
+        content("correction", attached={"marked_too_large": True, "guide": "Huong-dan-sua.xlsx"})
+    )
+    assert "vượt quá dung lượng" in text and "Huong-dan-sua.xlsx" in text
 
 
 def test_a_finding_outside_any_file_is_shown_as_about_the_whole_submission(renderer: ReplyRenderer) -> None:
@@ -485,7 +502,7 @@ def test_the_bodies_are_utf8_text_and_html_alternatives_that_decode_back(rendere
 
 def test_the_blank_templates_attach_as_two_files_with_their_types(renderer: ReplyRenderer, rules: Rules) -> None:
     forms = blank_forms(rules)
-    message = send(renderer, content("correction"), attachments=forms)
+    message = send(renderer, content("correction", attached={"forms": [n for n, _ in forms]}), attachments=forms)
     assert message.get_content_type() == "multipart/mixed"
     attached = [
         (part.get_filename(), part.get_content_type(), part.get_content()) for part in message.iter_attachments()
