@@ -17,6 +17,7 @@ at [schedule] interval_seconds (streaming notifications were not built).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import ssl
@@ -31,7 +32,7 @@ from exchangelib import errors as ews_errors
 from exchangelib.folders import SHALLOW, Folder
 from exchangelib.folders.queryset import SingleFolderQuerySet
 from exchangelib.properties import FolderId, ItemId
-from exchangelib.protocol import BaseProtocol, FaultTolerance
+from exchangelib.protocol import BaseProtocol, FaultTolerance, Protocol
 from exchangelib.services import CreateFolder
 
 from mailbot.adapters.imap import Backoff
@@ -156,6 +157,8 @@ class EwsConnection:
     @property
     def account(self) -> Account:
         if self._account is None:  # makes no request
+            with contextlib.suppress(KeyError):  # exchangelib caches protocols by endpoint and login: ours, our policy
+                del Protocol[self.config]
             self._account = Account(
                 self.settings.address,
                 config=self.config,
@@ -207,6 +210,8 @@ class EwsConnection:
     def close(self) -> None:
         if self._account is not None:
             self._account.protocol.close()
+            with contextlib.suppress(KeyError):
+                del Protocol[self.config]
             self._account = None
 
 

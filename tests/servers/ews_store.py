@@ -117,6 +117,7 @@ class Soap:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.hidden: set[str] = set()  # folder names another client creates between our FindFolder and CreateFolder
 
     def handle(self, request: ET.Element) -> str:
         name = request.tag.rpartition("}")[2]
@@ -184,6 +185,9 @@ class Soap:
         messages = []
         for new in self._refs(request, "Folders"):
             name = new.findtext(f"{{{T}}}DisplayName", "")
+            if parent is not None and name in self.hidden:  # the other client's creation lands first
+                self.hidden.discard(name)
+                self.store._add_folder(name, parent.id)
             if parent is None:
                 messages.append(_error("CreateFolder", "ErrorFolderNotFound", "The parent folder could not be found."))
             elif any(f.parent == parent.id and f.name.lower() == name.lower() for f in self.store.folders.values()):
