@@ -292,3 +292,70 @@ def test_a_crash_is_recovered_and_an_interrupted_reply_found_in_sent_items_is_no
     answered = [m.message_id for m in mails if m.expect in ("acknowledged", "correction_sent")]
     assert sorted(r["In-Reply-To"] for r in space.replies()) == sorted(answered)
     assert space.inbox() == []
+
+
+def test_ntlm_is_bound_to_the_tls_channel(server: EwsServer, box: EwsMailbox) -> None:
+    server.binding = b"tls-server-end-point:" + bytes(32)  # what a TLS-intercepting proxy would present
+    with pytest.raises(AuthError):
+        box.list_new()
+
+
+# --- the configuration
+
+EWS_CONFIG = """[mailbox]
+kind = "ews"
+service_endpoint = "https://mail.example.org/EWS/Exchange.asmx"
+address = "nop-de-xuat@example.org"
+username = "EXAMPLE\\\\nop-de-xuat"
+password_env = "MAILBOT_TEST_EWS_PASSWORD"
+auth = "ntlm"
+folder = "Inbox"
+processed_folder = "Processed"
+quarantine_folder = "Quarantine"
+
+[smtp]
+kind = "ews"
+from = "Vụ TKNL <nop-de-xuat@example.org>"
+save_copy = true
+"""
+
+
+def _check(tmp_path: Path, text: str) -> Any:
+    from click.testing import CliRunner
+
+    from mailbot.cli import main
+
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    return CliRunner().invoke(main, ["--config", str(tmp_path / "config.toml"), "check"])
+
+
+def test_the_documented_ews_configuration_checks_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILBOT_TEST_EWS_PASSWORD", "secret")
+    result = _check(tmp_path, EWS_CONFIG)
+    assert result.exit_code == 0, result.output
+    assert "mailbox ews, replies via ews" in result.output
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "reason"),
+    [
+        (('auth = "ntlm"', 'auth = "digest"'), "mailbox.auth", "ntlm"),
+        (("https://mail", "http://mail"), "mailbox.service_endpoint", "https URL of EWS"),
+        (('address = "nop-de-xuat@example.org"', 'address = "nop-de-xuat"'), "mailbox.address", "primary SMTP"),
+        (('folder = "Inbox"', 'folder = "Inbox"\nautodiscover = true'), "mailbox.autodiscover", "unknown key"),
+        (('password_env = "MAILBOT_TEST_EWS_PASSWORD"', 'password_env = "MAILBOT_UNSET_SECRET"'),
+         "mailbox.password_env", "not set"),
+        (('kind = "ews"\nservice', 'kind = "maildir"\n#'), "smtp.kind", 'needs [mailbox] kind = "ews"'),
+    ],
+    ids=["auth", "http", "address", "typo", "secret", "pairing"],
+)  # fmt: skip
+def test_check_names_a_bad_ews_key_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: tuple[str, str], key: str, reason: str
+) -> None:
+    monkeypatch.setenv("MAILBOT_TEST_EWS_PASSWORD", "secret")
+    text = EWS_CONFIG.replace(*change)
+    if change[1].startswith('kind = "maildir"'):
+        text = '[mailbox]\nkind = "maildir"\n\n' + text[text.index("[smtp]") :]
+    result = _check(tmp_path, text)
+    assert result.exit_code == 78, result.output
+    assert f"[{key}]" in result.output and reason in result.output
