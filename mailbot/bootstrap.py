@@ -70,6 +70,11 @@ def build_mailbox(settings: Settings) -> Mailbox:
 
         login = login_for(box, settings.source, "mailbox")
         return ImapMailbox(box, login, max_message_bytes=settings.limits.max_message_bytes)
+    if box.kind == "ews":
+        from mailbot.adapters.ews import EwsMailbox
+
+        password = box.password(settings.source)
+        return EwsMailbox(box, password, max_message_bytes=settings.limits.max_message_bytes)
     from mailbot.adapters.maildir import MaildirMailbox
 
     return MaildirMailbox(box.path, processed_folder=box.processed_folder, quarantine_folder=box.quarantine_folder)
@@ -88,6 +93,11 @@ def build_sender(settings: Settings, mailbox: Mailbox) -> Sender:
             envelope_from=smtp.envelope_from or settings.sender_address,
             after_send=append_sent,
         )
+    if smtp.kind == "ews":
+        from mailbot.adapters.ews import EwsMailbox, EwsSender
+
+        assert isinstance(mailbox, EwsMailbox)  # load_settings made sure [mailbox] is kind = "ews" too
+        return EwsSender(smtp, mailbox.connection)
     from mailbot.adapters.outbox_dir import OutboxDirSender
 
     return OutboxDirSender(smtp.path)

@@ -346,6 +346,8 @@ def check(ctx: click.Context, connect: bool) -> None:
         for key, server in (("mailbox", settings.mailbox), ("smtp", settings.smtp)):
             if server.kind in ("imap", "smtp"):
                 login_for(server, settings.source, key)  # reads the secrets; connects to nothing
+            elif server.kind == "ews" and key == "mailbox":
+                server.password(settings.source)  # type: ignore[union-attr] # only [mailbox] ews has one
     except ConfigError as exc:
         _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
     click.echo(f"{ctx.obj}: OK — mailbox {settings.mailbox.kind}, replies via {settings.smtp.kind}")

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, NoReturn, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from mailbot.config_exchange import EwsMailbox, EwsSender
 from mailbot.errors import ConfigError
 from mailbot.shipped import shipped_folder
 from mailbot.tomlfile import load_toml_model, locate
@@ -278,8 +279,8 @@ class DigestSettings(Section):
     max_attachment_mb: float = Field(default=5, ge=0)  # a larger workbook is named, not attached
 
 
-Mailbox = Annotated[MaildirMailbox | ImapMailbox, Field(discriminator="kind")]
-Sender = Annotated[OutboxSender | SmtpSender, Field(discriminator="kind")]
+Mailbox = Annotated[MaildirMailbox | ImapMailbox | EwsMailbox, Field(discriminator="kind")]
+Sender = Annotated[OutboxSender | SmtpSender | EwsSender, Field(discriminator="kind")]
 
 
 class Settings(Section):
@@ -368,6 +369,9 @@ def load_settings(path: Path | str) -> Settings:
     settings = load_toml_model(path, Settings)
     base = path.resolve().parent
     rules_file = _rules_file(path, base, settings.rules.file)
+    if settings.smtp.kind == "ews" and settings.mailbox.kind != "ews":
+        reason = 'kind = "ews" sends through the [mailbox] account: it needs [mailbox] kind = "ews"'
+        _fail_at(path, ("smtp", "kind"), reason)
     templates = settings.replies.templates
     _check_templates(path, _resolve(base, templates) if templates else None)
     resolved = settings.model_copy(
@@ -423,7 +427,7 @@ def _resolve_program(base: Path, section: ConvertSection) -> ConvertSection:
     return section.model_copy(update={"soffice": str(_resolve(base, Path(section.soffice)))})
 
 
-_S = TypeVar("_S", bound=Section)
+_S = TypeVar("_S", bound=BaseModel)  # config_exchange sections are BaseModels of their own
 
 
 def _resolve_paths(base: Path, section: _S) -> _S:

@@ -53,6 +53,8 @@ def probe_mailbox(settings: Settings) -> Probe:
     box = settings.mailbox
     if box.kind == "maildir":
         return probe_folder("mailbox", "Maildir", box.path)
+    if box.kind == "ews":
+        return probe_ews(settings)
     from mailbot.adapters.imap import ImapConnection, MailboxUnavailable
     from mailbot.adapters.oauth2 import AuthError
     from mailbot.adapters.tls import login_for
@@ -74,6 +76,9 @@ def probe_sender(settings: Settings) -> Probe:
     smtp = settings.smtp
     if smtp.kind == "outbox":
         return probe_folder("smtp", "outbox folder", smtp.path)
+    if smtp.kind == "ews":
+        how = "SendAndSaveCopy" if smtp.save_copy else "SendOnly"
+        return Probe("smtp", f"EWS through the [mailbox] account ({how}); nothing sent")
     from mailbot.adapters.oauth2 import AuthError
     from mailbot.adapters.smtp import SmtpSender
     from mailbot.adapters.tls import login_for
@@ -98,6 +103,28 @@ def probe_sender(settings: Settings) -> Probe:
         return Probe("smtp", f"{where}: unavailable: {_smtp_reason(exc)}", EX_UNAVAILABLE)
     who = f"logged in as {smtp.username}" if smtp.username else "no login configured"
     return Probe("smtp", f"{where}: EHLO accepted, {who}; nothing sent")
+
+
+def probe_ews(settings: Settings) -> Probe:
+    """Log in and open the intake folder and Sent Items (GetFolder): the same code the mailbox uses."""
+    from mailbot.adapters.ews import EwsDisabled, EwsMailbox, EwsUnavailable
+    from mailbot.adapters.oauth2 import AuthError
+
+    box = settings.mailbox
+    assert box.kind == "ews"
+    where = f"EWS {box.service_endpoint} ({box.auth})"
+    mailbox = EwsMailbox(box, box.password(settings.source), max_message_bytes=settings.limits.max_message_bytes)
+    try:
+        mailbox._run(lambda account: (mailbox._intake(account), account.sent))
+    except AuthError as exc:
+        return Probe("mailbox", f"{where}: login refused: {exc}", EX_NOPERM)
+    except EwsDisabled as exc:
+        return Probe("mailbox", f"{where}: {exc}", EX_NOPERM)
+    except EwsUnavailable as exc:
+        return Probe("mailbox", f"{where}: {exc}", EX_UNAVAILABLE)
+    finally:
+        mailbox.close()
+    return Probe("mailbox", f"{where}: logged in as {box.username or 'the Kerberos ticket'}, folder {box.folder} open")
 
 
 def _smtp_reason(exc: Exception) -> str:

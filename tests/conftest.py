@@ -14,6 +14,7 @@ import pytest
 from mailbot.validation.rules_file import load_rules
 from mailbot.validation.schema import Rules
 from tests.servers import Certificates, Dovecot, SmtpSink, ensure_dovecot, short_tempdir
+from tests.servers.ews import EwsServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_RULES = ROOT / "rules" / "sxtdbv-2024.toml"
@@ -99,6 +100,21 @@ def start_smtp_sink(tmp_path: Path, certificates: Certificates) -> Iterator[Call
 def smtp_sink(start_smtp_sink: Callable[..., SmtpSink]) -> SmtpSink:
     """A plain SMTP server without AUTH that keeps every message in `<tmp_path>/smtp-1/NNNN.eml`."""
     return start_smtp_sink()
+
+
+@pytest.fixture
+def start_ews(tmp_path: Path, certificates: Certificates) -> Iterator[Callable[..., EwsServer]]:
+    """Start EWS test servers: `start_ews(users={"EXAMPLE\\\\bot": "secret"}, auth="ntlm"|"basic", cert=...)`."""
+    servers: list[EwsServer] = []
+
+    def start(**options: Any) -> EwsServer:
+        server = EwsServer(certificates, tmp_path / f"ews-{len(servers) + 1}", **options)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from mailbot.cli import main
 from mailbot.demo import CONFIG, deliver
 from mailbot.demo_mail import DemoMail
 from tests.servers import Certificates, Dovecot, SmtpSink
+from tests.servers.ews import EwsServer
 
 
 class Workspace:
@@ -118,6 +119,57 @@ tracker = "./var/tracker.xlsx"
 
     def folder_count(self, name: str) -> int:
         return len(self.dovecot.folder_uids(name, user=self.user))
+
+
+class EwsWorkspace(Workspace):
+    """The EWS kind: a mailbox on the EWS test server (NTLM over HTTPS), replies sent through the same account."""
+
+    kind = "ews"
+
+    def __init__(self, root: Path, server: EwsServer, user: tuple[str, str], ca: Certificates) -> None:
+        super().__init__(root)
+        self.server = server
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "mailbox.password").write_text(user[1], encoding="utf-8")
+        username = user[0].replace("\\", "\\\\")
+        self.config.write_text(
+            f"""[mailbox]
+kind = "ews"
+service_endpoint = "{server.url}"
+address = "nop-de-xuat@example.org"
+username = "{username}"
+password_file = "mailbox.password"
+auth = "{server.auth}"
+ca_file = "{ca.ca_file}"
+version = "Exchange2016"
+
+[smtp]
+kind = "ews"
+from = "Vụ TKNL <nop-de-xuat@example.org>"
+save_copy = true
+
+[storage]
+dir = "./var"
+tracker = "./var/tracker.xlsx"
+""",
+            encoding="utf-8",
+        )
+
+    def deliver(self, mails: list[DemoMail]) -> None:
+        for mail in mails:
+            self.server.store.deliver(mail.raw, mail.arrives)
+
+    def replies(self) -> list[EmailMessage]:
+        return [
+            email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[misc]
+            for raw in self.server.sent()
+        ]
+
+    def inbox(self) -> list[Any]:
+        return self.server.store.in_folder("Inbox")
+
+    def folder_count(self, name: str) -> int:
+        return len(self.server.store.in_folder(name))
 
 
 def make_workspace(root: Path) -> Workspace:

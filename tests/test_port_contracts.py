@@ -14,6 +14,7 @@ from mailbot.adapters.maildir import MaildirMailbox
 from mailbot.adapters.outbox_dir import OutboxDirSender, eml_name
 from mailbot.ports import Mailbox, Sender
 from mailbot.testing import FakeMailbox, FakeSender
+from tests.servers.ews import EwsServer
 
 T0 = dt.datetime(2023, 4, 20, 9, 0, tzinfo=dt.UTC)
 Deliver = Callable[[bytes, dt.datetime], str]
@@ -43,10 +44,26 @@ def _fake(tmp_path: Path) -> tuple[Mailbox, Deliver]:
     return box, deliver
 
 
-@pytest.fixture(params=[_fake, _maildir], ids=["fake", "maildir"])
+def _ews(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Mailbox, EwsServer]:
+    from mailbot.adapters.ews import EwsMailbox
+    from mailbot.config_exchange import EwsMailbox as EwsSettings
+
+    certificates = request.getfixturevalue("certificates")
+    server: EwsServer = request.getfixturevalue("start_ews")(users={"EXAMPLE\\bot": "secret"})
+    (tmp_path / "pw").write_text("secret", encoding="utf-8")
+    config = EwsSettings(
+        kind="ews", service_endpoint=server.url, address="bot@example.org", username="EXAMPLE\\bot",
+        password_file=tmp_path / "pw", ca_file=certificates.ca_file, version="Exchange2016",
+    )  # fmt: skip
+    return EwsMailbox(config, "secret", max_message_bytes=1_000_000), server
+
+
+@pytest.fixture(params=["fake", "maildir", "ews"])
 def mailbox_port(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Mailbox, Deliver]:
-    factory: Callable[[Path], tuple[Mailbox, Deliver]] = request.param
-    return factory(tmp_path)
+    if request.param == "ews":
+        box, server = _ews(tmp_path, request)
+        return box, lambda raw, at: server.store.deliver(raw, at)
+    return {"fake": _fake, "maildir": _maildir}[request.param](tmp_path)
 
 
 def test_new_messages_are_listed_oldest_first_with_their_bytes_and_arrival(
@@ -82,8 +99,16 @@ def test_a_vanished_message_is_none_not_an_error(mailbox_port: tuple[Mailbox, De
     assert box.fetch("no-such-key") is None
 
 
-@pytest.fixture(params=["fake", "outbox"])
+@pytest.fixture(params=["fake", "outbox", "ews"])
 def sender_port(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Sender, Callable[[], dict[str, bytes]]]:
+    if request.param == "ews":
+        from mailbot.adapters.ews import EwsMailbox, EwsSender
+        from mailbot.config_exchange import EwsSender as EwsSenderSettings
+
+        box, server = _ews(tmp_path, request)
+        assert isinstance(box, EwsMailbox)
+        sender = EwsSender(EwsSenderSettings(kind="ews", sender="bot@example.org"), box.connection)
+        return sender, lambda: {str(n): raw for n, raw in enumerate(server.sent())}
     if request.param == "fake":
         fake = FakeSender()
         return fake, lambda: {k: v[1] for k, v in fake.sent.items()}
@@ -95,10 +120,14 @@ def test_sending_the_same_reply_twice_delivers_it_once(
     sender_port: tuple[Sender, Callable[[], dict[str, bytes]]],
 ) -> None:
     sender, delivered = sender_port
-    sender.send("<mailbot.1@example.org>", "a@example.vn", b"reply")
-    sender.send("<mailbot.1@example.org>", "a@example.vn", b"reply")
-    sender.send("<mailbot.2@example.org>", "b@example.vn", b"other")
-    assert sorted(delivered().values()) == [b"other", b"reply"]
+    reply, other = (
+        b"Message-ID: <mailbot.1@example.org>\r\n\r\nreply",
+        b"Message-ID: <mailbot.2@example.org>\r\n\r\nother",
+    )
+    sender.send("<mailbot.1@example.org>", "a@example.vn", reply)
+    sender.send("<mailbot.1@example.org>", "a@example.vn", reply)
+    sender.send("<mailbot.2@example.org>", "b@example.vn", other)
+    assert sorted(delivered().values()) == [reply, other]
 
 
 def test_an_outbox_file_is_named_by_the_reply_id_without_unsafe_characters() -> None:

@@ -12,8 +12,9 @@ import pytest
 from mailbot.demo import demo_mails
 from mailbot.demo_mail import DemoMail
 from mailbot.validation.schema import Rules
-from tests.mailflow import ImapWorkspace, Workspace, make_workspace
+from tests.mailflow import EwsWorkspace, ImapWorkspace, Workspace, make_workspace
 from tests.servers import Certificates, Dovecot, SmtpSink
+from tests.servers.ews import EwsServer
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def mails(rules: Rules) -> list[DemoMail]:
     return demo_mails(rules, "example.org")
 
 
-@pytest.fixture(scope="module", params=["maildir", "imap"])
+@pytest.fixture(scope="module", params=["maildir", "imap", "ews"])
 def processed(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
@@ -29,11 +30,15 @@ def processed(
     dovecot: Dovecot,
     certificates: Certificates,
 ) -> Iterator[Workspace]:
-    """The demo's messages processed once, from a Maildir or from a real IMAP account."""
+    """The demo's messages processed once, from a Maildir, a real IMAP account or the EWS test server."""
     root = tmp_path_factory.mktemp(request.param)
+    sink: SmtpSink | EwsServer | None = None
     if request.param == "maildir":
         space = make_workspace(root)
-        sink = None
+    elif request.param == "ews":
+        user = ("EXAMPLE\\e2e", secrets.token_urlsafe(10))
+        sink = EwsServer(certificates, root / "ews", users=dict([user])).start()
+        space = EwsWorkspace(root / "work", sink, user, certificates)
     else:
         user = (f"e2e-{secrets.token_hex(4)}", secrets.token_urlsafe(10))
         dovecot.add_user(*user)
