@@ -427,7 +427,7 @@ def _resolve_paths(base: Path, section: _S) -> _S:
     for name, value in section:
         if isinstance(value, Path):
             changes[name] = _resolve(base, value)
-        elif isinstance(value, Section):  # [mailbox.oauth2]
+        elif isinstance(value, BaseModel):  # [mailbox.oauth2]
             changes[name] = _resolve_paths(base, value)
     return section.model_copy(update=changes)
 

@@ -8,14 +8,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-
-from mailbot.config import FromAddress, Section
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
 AUTHORITY_HOST = "https://login.microsoftonline.com"
+
+
+class Section(BaseModel):  # as mailbot.config.Section, which imports this module
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _with_address(value: str) -> str:
+    from mailbot.config import _with_address as check  # at validation time: mailbot.config is loaded by then
+
+    return check(value)
+
+
+FromAddress = Annotated[str, AfterValidator(_with_address)]
 
 
 def _https_url(value: str) -> str:

@@ -14,6 +14,7 @@ import pytest
 from mailbot.validation.rules_file import load_rules
 from mailbot.validation.schema import Rules
 from tests.servers import Certificates, Dovecot, SmtpSink, ensure_dovecot, short_tempdir
+from tests.servers.graph import GraphServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_RULES = ROOT / "rules" / "sxtdbv-2024.toml"
@@ -99,6 +100,14 @@ def start_smtp_sink(tmp_path: Path, certificates: Certificates) -> Iterator[Call
 def smtp_sink(start_smtp_sink: Callable[..., SmtpSink]) -> SmtpSink:
     """A plain SMTP server without AUTH that keeps every message in `<tmp_path>/smtp-1/NNNN.eml`."""
     return start_smtp_sink()
+
+
+@pytest.fixture
+def graph_server(certificates: Certificates) -> Iterator[GraphServer]:
+    """A Microsoft Graph mailbox (nop-de-xuat@example.org) and its Entra tenant, over HTTPS with the test CA."""
+    server = GraphServer(certificates).start()
+    yield server
+    server.stop()
 
 
 @contextlib.contextmanager

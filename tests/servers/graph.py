@@ -1,0 +1,420 @@
+"""A Microsoft Graph mail server and its Entra token endpoint, on loopback over HTTPS (the tests' CA).
+
+It speaks the part of Graph v1.0 mailbot uses, with Microsoft's documented semantics: immutable ids that
+survive a move when the request says `Prefer: IdType="ImmutableId"` (a new REST id otherwise), folders by
+well-known name or id, childFolders with a displayName $filter and ErrorFolderExists (409), messages listed
+with $select/$orderby/$top and @odata.nextLink ($skip) paging, the size as PidTagMessageSize
+(singleValueExtendedProperties), MIME from /$value, /move answering 201 with the moved message, sendMail
+taking base64 MIME as text/plain (202, the copy kept in Sent Items with its internetMessageId), and the
+client credentials grant of one tenant (OpenID configuration + token endpoint).
+
+Faults are injected: any status with Retry-After for the next requests matching a path, a connection
+dropped without an answer, every token refused (401), access denied (403), the token endpoint refusing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import email
+import email.policy
+import http.server
+import itertools
+import json
+import socket
+import threading
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from tests.servers.certs import Certificates
+from tests.servers.common import HOST, _running
+
+TENANT = "tenant-graph"
+CLIENT_ID = "client-graph"
+MAX_REQUEST = 4 * 1024 * 1024
+WELL_KNOWN = ("msgfolderroot", "inbox", "sentitems", "drafts", "deleteditems", "junkemail", "archive")
+
+
+@dataclass
+class Folder:
+    id: str
+    name: str
+    parent: str | None
+    well_known: str | None = None
+
+
+@dataclass
+class Message:
+    immutable_id: str
+    rest_id: str
+    folder: str
+    mime: bytes
+    received: dt.datetime
+
+    @property
+    def internet_message_id(self) -> str:
+        head = email.message_from_bytes(self.mime.partition(b"\r\n\r\n")[0] + b"\r\n\r\n")
+        return str(head.get("Message-ID", "")).strip()
+
+
+@dataclass
+class Fault:
+    status: int  # 0: drop the connection without answering
+    times: int
+    path: str = ""  # only requests whose path contains this
+    retry_after: str | None = None
+    method: str = ""
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+@dataclass
+class _State:
+    folders: dict[str, Folder] = field(default_factory=dict)
+    messages: dict[str, Message] = field(default_factory=dict)
+    tokens: set[str] = field(default_factory=set)
+    faults: list[Fault] = field(default_factory=list)
+    requests: list[Seen] = field(default_factory=list)
+    token_posts: list[dict[str, list[str]]] = field(default_factory=list)
+
+
+class GraphServer(http.server.ThreadingHTTPServer):
+    """One tenant and one mailbox (`address`), client `CLIENT_ID` with `secret`; start() and stop()."""
+
+    daemon_threads = True
+
+    def __init__(
+        self, certificates: Certificates, *, address: str = "nop-de-xuat@example.org", secret: str = "graph-secret"
+    ) -> None:
+        super().__init__((HOST, 0), GraphHandler)
+        self.socket = certificates.server_context().wrap_socket(self.socket, server_side=True)
+        self.address, self.secret = address, secret
+        self.state = _State()
+        self.lock = threading.RLock()
+        self.ids = itertools.count(1)
+        self.refuse_tokens = False  # every bearer token is refused (401), even a fresh one
+        self.deny = False  # 403 ErrorAccessDenied, as an application access policy that leaves the mailbox out
+        self.entra_refuses = False  # the token endpoint answers invalid_client
+        self.page_size_cap = 100
+        self._thread: threading.Thread | None = None
+        root = self._add_folder("Top of Information Store", None, "msgfolderroot")
+        self._add_folder("Hộp thư đến", root.id, "inbox")  # the mailbox's language: the name is not the key
+        self._add_folder("Mục đã gửi", root.id, "sentitems")
+
+    # --- what tests use ------------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        return f"https://{HOST}:{self.server_address[1]}"
+
+    @property
+    def graph_url(self) -> str:
+        return f"{self.host}/v1.0"
+
+    def start(self) -> GraphServer:
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+        _running.add(self)
+        return self
+
+    def stop(self) -> None:
+        _running.discard(self)
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def deliver(self, raw: bytes, at: dt.datetime, folder: str = "inbox") -> str:
+        """A message arrives in a folder (well-known name or display name); its immutable id."""
+        with self.lock:
+            n = next(self.ids)
+            message = Message(f"AAkALgImm{n:04d}=", f"AAMkRest{n:04d}=", self.folder(folder).id, raw, at)
+            self.state.messages[message.immutable_id] = message
+            return message.immutable_id
+
+    def folder(self, name: str) -> Folder:
+        with self.lock:
+            for f in self.state.folders.values():
+                if name in (f.id, f.well_known) or f.name.lower() == name.lower():
+                    return f
+        raise KeyError(name)
+
+    def in_folder(self, name: str) -> list[Message]:
+        try:
+            wanted = self.folder(name).id
+        except KeyError:
+            return []
+        with self.lock:
+            return sorted((m for m in self.state.messages.values() if m.folder == wanted), key=lambda m: m.received)
+
+    def sent(self) -> list[EmailMessage]:
+        """What sendMail took, in order, parsed (the copies in Sent Items)."""
+        return [
+            email.message_from_bytes(m.mime, policy=email.policy.default)  # type: ignore[misc]
+            for m in self.in_folder("sentitems")
+        ]
+
+    def delete_folder(self, name: str) -> None:
+        """A person deletes a folder with what is in it."""
+        with self.lock:
+            gone = self.folder(name).id
+            del self.state.folders[gone]
+            self.state.messages = {k: m for k, m in self.state.messages.items() if m.folder != gone}
+
+    def remove(self, immutable_id: str) -> None:
+        with self.lock:
+            del self.state.messages[immutable_id]
+
+    def fail(
+        self, status: int, *, times: int = 1, path: str = "", retry_after: str | None = None, method: str = ""
+    ) -> None:
+        """The next `times` requests whose path contains `path` get `status` (0: the connection is dropped)."""
+        with self.lock:
+            self.state.faults.append(Fault(status, times, path, retry_after, method))
+
+    def expire_tokens(self) -> None:
+        """Every token handed out so far is no longer valid (as after a revocation or a key roll-over)."""
+        with self.lock:
+            self.state.tokens.clear()
+
+    @property
+    def requests(self) -> list[Seen]:
+        with self.lock:
+            return list(self.state.requests)
+
+    @property
+    def token_posts(self) -> list[dict[str, list[str]]]:
+        with self.lock:
+            return list(self.state.token_posts)
+
+    # --- state -----------------------------------------------------------------------------------------
+
+    def _add_folder(self, name: str, parent: str | None, well_known: str | None = None) -> Folder:
+        folder = Folder(f"AAMkFolder{next(self.ids):04d}", name, parent, well_known)
+        self.state.folders[folder.id] = folder
+        return folder
+
+    def _fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.state.faults:
+                if fault.path in path and fault.method in ("", method) and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+
+class GraphHandler(http.server.BaseHTTPRequestHandler):
+    server: GraphServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    # --- plumbing ------------------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        url = urlsplit(self.path)
+        path, query = unquote(url.path), {k: v[0] for k, v in parse_qs(url.query).items()}
+        if path.startswith(f"/{TENANT}/"):
+            return self._entra(method, path, body)
+        seen = Seen(method, path, {k.lower(): v for k, v in self.headers.items()}, body)
+        with self.server.lock:
+            self.server.state.requests.append(seen)
+        fault = self.server._fault(method, path)
+        if fault is not None and fault.status == 0:
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return None
+        if fault is not None:
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            return self._error(fault.status, "ErrorInjected", f"injected {fault.status}", headers)
+        if self.headers.get("Authorization", "").removeprefix("Bearer ") not in self.server.state.tokens:
+            return self._error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+        if self.server.refuse_tokens:
+            return self._error(401, "InvalidAuthenticationToken", "Access token validation failure.")
+        prefix = f"/v1.0/users/{self.server.address}/"
+        if self.server.deny or not path.lower().startswith(prefix.lower()):
+            return self._error(403, "ErrorAccessDenied", "Access to OData is disabled: application access policy.")
+        immutable = 'IdType="ImmutableId"' in self.headers.get("Prefer", "")
+        with self.server.lock:
+            return GraphRoutes(self, immutable).route(method, path[len(prefix) :].split("/"), query, body)
+
+    def reply(self, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> None:
+        data = b"" if payload is None else payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        kind = "application/json" if not isinstance(payload, bytes) else "text/plain"
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        self.reply(status, {"error": {"code": code, "message": message}}, headers)
+
+    # --- Entra -------------------------------------------------------------------------------------------------
+
+    def _entra(self, method: str, path: str, body: bytes) -> None:
+        base = f"{self.server.host}/{TENANT}"
+        if method == "GET" and path == f"/{TENANT}/v2.0/.well-known/openid-configuration":
+            endpoints = {"authorization_endpoint": f"{base}/oauth2/v2.0/authorize", "issuer": f"{base}/v2.0"}
+            return self.reply(200, {**endpoints, "token_endpoint": f"{base}/oauth2/v2.0/token"})
+        if method != "POST" or path != f"/{TENANT}/oauth2/v2.0/token":
+            return self.reply(404, {"error": "not_found"})
+        form = parse_qs(body.decode())
+        with self.server.lock:
+            self.server.state.token_posts.append(form)
+        good = form.get("client_id") == [CLIENT_ID] and form.get("client_secret") == [self.server.secret]
+        if self.server.entra_refuses or not good:
+            return self.reply(400, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid secret."})
+        token = f"graph-at-{next(self.server.ids)}"
+        with self.server.lock:
+            self.server.state.tokens.add(token)
+        self.reply(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+
+
+class GraphRoutes:
+    """The Graph resources under /users/{address}/, with the server's lock held."""
+
+    def __init__(self, handler: GraphHandler, immutable: bool) -> None:
+        self.h, self.immutable = handler, immutable
+        self.state = handler.server.state
+        self.applied = {"Preference-Applied": 'IdType="ImmutableId"'} if immutable else {}
+
+    def route(self, method: str, parts: list[str], query: dict[str, str], body: bytes) -> None:
+        match method, parts:
+            case "GET", ["mailFolders", folder]:
+                return self._folder(folder)
+            case "GET", ["mailFolders", folder, "childFolders"]:
+                return self._children(folder, query)
+            case "POST", ["mailFolders", folder, "childFolders"]:
+                return self._create_folder(folder, body)
+            case "GET", ["mailFolders", folder, "messages"]:
+                return self._list(folder, query)
+            case "GET", ["messages", key]:
+                return self._message(key, query)
+            case "GET", ["messages", key, "$value"]:
+                return self._mime(key)
+            case "POST", ["messages", key, "move"]:
+                return self._move(key, body)
+            case "POST", ["sendMail"]:
+                return self._send_mail(body)
+        return self.h._error(400, "BadRequest", f"unsupported {method} {'/'.join(parts)}")
+
+    def _find_folder(self, key: str) -> Folder | None:
+        return next((f for f in self.state.folders.values() if key in (f.id, f.well_known)), None)
+
+    def _find_message(self, key: str) -> Message | None:
+        return next((m for m in self.state.messages.values() if key in (m.immutable_id, m.rest_id)), None)
+
+    def _folder_json(self, folder: Folder) -> dict[str, Any]:
+        return {"id": folder.id, "displayName": folder.name, "parentFolderId": folder.parent}
+
+    def _message_json(self, message: Message, query: dict[str, str]) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "id": message.immutable_id if self.immutable else message.rest_id,
+            "receivedDateTime": message.received.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "parentFolderId": message.folder,
+            "internetMessageId": message.internet_message_id,
+        }
+        if "$select" in query:
+            item = {k: v for k, v in item.items() if k in query["$select"].split(",") or k == "id"}
+        if "0x0E08" in query.get("$expand", ""):
+            item["singleValueExtendedProperties"] = [{"id": "Integer 0xe08", "value": str(len(message.mime))}]
+        return item
+
+    def _not_found(self) -> None:
+        self.h._error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+
+    def _folder(self, key: str) -> None:
+        folder = self._find_folder(key)
+        return self.h.reply(200, self._folder_json(folder)) if folder else self._not_found()
+
+    def _children(self, key: str, query: dict[str, str]) -> None:
+        parent = self._find_folder(key)
+        if parent is None:
+            return self._not_found()
+        children = [f for f in self.state.folders.values() if f.parent == parent.id]
+        wanted = query.get("$filter", "")
+        if wanted:
+            assert wanted.startswith("displayName eq '") and wanted.endswith("'"), wanted
+            name = wanted[len("displayName eq '") : -1].replace("''", "'")
+            children = [f for f in children if f.name.lower() == name.lower()]
+        self.h.reply(200, {"value": [self._folder_json(f) for f in children]})
+
+    def _create_folder(self, key: str, body: bytes) -> None:
+        parent = self._find_folder(key)
+        if parent is None:
+            return self._not_found()
+        name = str(json.loads(body)["displayName"])
+        if any(f.parent == parent.id and f.name.lower() == name.lower() for f in self.state.folders.values()):
+            return self.h._error(409, "ErrorFolderExists", "A folder with the specified name already exists.")
+        self.h.reply(201, self._folder_json(self.h.server._add_folder(name, parent.id)))
+
+    def _list(self, key: str, query: dict[str, str]) -> None:
+        folder = self._find_folder(key)
+        if folder is None:
+            return self._not_found()
+        items = [m for m in self.state.messages.values() if m.folder == folder.id]
+        if query.get("$orderby", "").startswith("receivedDateTime"):
+            items.sort(key=lambda m: m.received, reverse=query["$orderby"].endswith(" desc"))
+        wanted = query.get("$filter", "")
+        if wanted:
+            assert wanted.startswith("internetMessageId eq '") and wanted.endswith("'"), wanted
+            items = [m for m in items if m.internet_message_id == wanted[len("internetMessageId eq '") : -1]]
+        top, skip = min(int(query.get("$top", "10")), self.h.server.page_size_cap), int(query.get("$skip", "0"))
+        page: dict[str, Any] = {"value": [self._message_json(m, query) for m in items[skip : skip + top]]}
+        if skip + top < len(items):
+            rest = {**query, "$skip": str(skip + top)}
+            link = "&".join(f"{k}={quote(v, safe='')}" for k, v in rest.items())
+            page["@odata.nextLink"] = f"{self.h.server.host}{urlsplit(self.h.path).path}?{link}"
+        self.h.reply(200, page, self.applied)
+
+    def _message(self, key: str, query: dict[str, str]) -> None:
+        message = self._find_message(key)
+        if message is None:
+            return self._not_found()
+        self.h.reply(200, self._message_json(message, query), self.applied)
+
+    def _mime(self, key: str) -> None:
+        message = self._find_message(key)
+        return self.h.reply(200, message.mime) if message else self._not_found()
+
+    def _move(self, key: str, body: bytes) -> None:
+        message = self._find_message(key)
+        target = self._find_folder(str(json.loads(body).get("destinationId", "")))
+        if message is None or target is None:
+            return self._not_found()
+        if message.folder != target.id:
+            message.folder = target.id
+            message.rest_id = f"AAMkRest{next(self.h.server.ids):04d}="  # a REST id changes with every move
+        self.h.reply(201, self._message_json(message, {}), self.applied)
+
+    def _send_mail(self, body: bytes) -> None:
+        if len(body) > MAX_REQUEST:
+            return self.h._error(413, "ErrorRequestEntityTooLarge", "The request is larger than 4 MB.")
+        if not self.h.headers.get("Content-Type", "").startswith("text/plain"):
+            return self.h._error(400, "ErrorInvalidRequest", "Only JSON or base64 MIME in text/plain.")
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except binascii.Error:
+            return self.h._error(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
+        self.h.server.deliver(raw, dt.datetime.now(dt.UTC), folder="sentitems")
+        self.h.reply(202)
