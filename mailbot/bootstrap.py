@@ -62,6 +62,11 @@ def build_mailbox(settings: Settings) -> Mailbox:
 
         login = login_for(box, settings.source, "mailbox")
         return ImapMailbox(box, login, max_message_bytes=settings.limits.max_message_bytes)
+    if box.kind == "graph":
+        from mailbot.adapters.graph import GraphMailbox
+        from mailbot.adapters.graph_client import client_for
+
+        return GraphMailbox(client_for(box, settings.source), max_message_bytes=settings.limits.max_message_bytes)
     from mailbot.adapters.maildir import MaildirMailbox
 
     return MaildirMailbox(box.path, processed_folder=box.processed_folder, quarantine_folder=box.quarantine_folder)
@@ -80,6 +85,11 @@ def build_sender(settings: Settings, mailbox: Mailbox) -> Sender:
             envelope_from=smtp.envelope_from or settings.sender_address,
             after_send=append_sent,
         )
+    if smtp.kind == "graph":
+        from mailbot.adapters.graph import sender_for
+
+        assert settings.mailbox.kind == "graph"  # checked by load_settings
+        return sender_for(settings.mailbox, settings.source, mailbox)
     from mailbot.adapters.outbox_dir import OutboxDirSender
 
     return OutboxDirSender(smtp.path)

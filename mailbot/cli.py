@@ -346,6 +346,10 @@ def check(ctx: click.Context, connect: bool) -> None:
         for key, server in (("mailbox", settings.mailbox), ("smtp", settings.smtp)):
             if server.kind in ("imap", "smtp"):
                 login_for(server, settings.source, key)  # reads the secrets; connects to nothing
+            elif settings.mailbox.kind == "graph" and key == "mailbox":
+                from mailbot.adapters.graph_client import client_secret
+
+                client_secret(settings.mailbox, settings.source)
     except ConfigError as exc:
         _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
     click.echo(f"{ctx.obj}: OK — mailbox {settings.mailbox.kind}, replies via {settings.smtp.kind}")

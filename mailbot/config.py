@@ -418,7 +418,7 @@ def _resolve_program(base: Path, section: ConvertSection) -> ConvertSection:
     return section.model_copy(update={"soffice": str(_resolve(base, Path(section.soffice)))})
 
 
-_S = TypeVar("_S", bound=Section)
+_S = TypeVar("_S", bound=BaseModel)
 
 
 def _resolve_paths(base: Path, section: _S) -> _S:

@@ -53,6 +53,8 @@ def probe_mailbox(settings: Settings) -> Probe:
     box = settings.mailbox
     if box.kind == "maildir":
         return probe_folder("mailbox", "Maildir", box.path)
+    if box.kind == "graph":
+        return probe_graph("mailbox", settings)
     from mailbot.adapters.imap import ImapConnection, MailboxUnavailable
     from mailbot.adapters.oauth2 import AuthError
     from mailbot.adapters.tls import login_for
@@ -74,6 +76,8 @@ def probe_sender(settings: Settings) -> Probe:
     smtp = settings.smtp
     if smtp.kind == "outbox":
         return probe_folder("smtp", "outbox folder", smtp.path)
+    if smtp.kind == "graph":
+        return probe_graph("smtp", settings)
     from mailbot.adapters.oauth2 import AuthError
     from mailbot.adapters.smtp import SmtpSender
     from mailbot.adapters.tls import login_for
@@ -98,6 +102,21 @@ def probe_sender(settings: Settings) -> Probe:
         return Probe("smtp", f"{where}: unavailable: {_smtp_reason(exc)}", EX_UNAVAILABLE)
     who = f"logged in as {smtp.username}" if smtp.username else "no login configured"
     return Probe("smtp", f"{where}: EHLO accepted, {who}; nothing sent")
+
+
+def probe_graph(key: str, settings: Settings) -> Probe:
+    """A token from Entra and the folder found over Microsoft Graph (mailbot.adapters.graph)."""
+    from mailbot.adapters.graph import check_connection
+    from mailbot.adapters.oauth2 import AuthError
+    from mailbot.errors import ServiceUnavailable
+
+    assert settings.mailbox.kind == "graph"  # [smtp] kind = "graph" needs it (load_settings)
+    try:
+        return Probe(key, check_connection(settings.mailbox, settings.source, sending=key == "smtp"))
+    except AuthError as exc:
+        return Probe(key, f"Microsoft Graph: login refused: {exc}", EX_NOPERM)
+    except ServiceUnavailable as exc:
+        return Probe(key, f"Microsoft Graph: {exc}", EX_UNAVAILABLE)
 
 
 def _smtp_reason(exc: Exception) -> str:
