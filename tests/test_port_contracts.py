@@ -43,8 +43,21 @@ def _fake(tmp_path: Path) -> tuple[Mailbox, Deliver]:
     return box, deliver
 
 
-@pytest.fixture(params=[_fake, _maildir], ids=["fake", "maildir"])
+def _graph(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Mailbox, Deliver]:
+    from mailbot.adapters.graph import GraphMailbox
+    from mailbot.adapters.graph_client import client_for
+    from tests.servers.graph import graph_settings
+
+    server, ca = request.getfixturevalue("graph_server"), request.getfixturevalue("certificates").ca_file
+    box = GraphMailbox(client_for(graph_settings(server, ca, tmp_path / "secret"), tmp_path), max_message_bytes=10**6)
+    request.addfinalizer(box.close)
+    return box, server.deliver
+
+
+@pytest.fixture(params=[_fake, _maildir, _graph], ids=["fake", "maildir", "graph"])
 def mailbox_port(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Mailbox, Deliver]:
+    if request.param is _graph:
+        return _graph(request, tmp_path)
     factory: Callable[[Path], tuple[Mailbox, Deliver]] = request.param
     return factory(tmp_path)
 
@@ -82,8 +95,17 @@ def test_a_vanished_message_is_none_not_an_error(mailbox_port: tuple[Mailbox, De
     assert box.fetch("no-such-key") is None
 
 
-@pytest.fixture(params=["fake", "outbox"])
+@pytest.fixture(params=["fake", "outbox", "graph"])
 def sender_port(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Sender, Callable[[], dict[str, bytes]]]:
+    if request.param == "graph":
+        from mailbot.adapters.graph import GraphSender
+        from mailbot.adapters.graph_client import client_for
+        from tests.servers.graph import graph_settings
+
+        server, ca = request.getfixturevalue("graph_server"), request.getfixturevalue("certificates").ca_file
+        graph = GraphSender(client_for(graph_settings(server, ca, tmp_path / "secret"), tmp_path))
+        request.addfinalizer(graph.close)
+        return graph, lambda: {m.immutable_id: m.mime for m in server.in_folder("sentitems")}
     if request.param == "fake":
         fake = FakeSender()
         return fake, lambda: {k: v[1] for k, v in fake.sent.items()}
@@ -95,10 +117,12 @@ def test_sending_the_same_reply_twice_delivers_it_once(
     sender_port: tuple[Sender, Callable[[], dict[str, bytes]]],
 ) -> None:
     sender, delivered = sender_port
-    sender.send("<mailbot.1@example.org>", "a@example.vn", b"reply")
-    sender.send("<mailbot.1@example.org>", "a@example.vn", b"reply")
-    sender.send("<mailbot.2@example.org>", "b@example.vn", b"other")
-    assert sorted(delivered().values()) == [b"other", b"reply"]
+    reply = b"Message-ID: <mailbot.1@example.org>\r\nTo: a@example.vn\r\n\r\nreply"  # the reply id is its Message-ID
+    other = b"Message-ID: <mailbot.2@example.org>\r\nTo: b@example.vn\r\n\r\nother"
+    sender.send("<mailbot.1@example.org>", "a@example.vn", reply)
+    sender.send("<mailbot.1@example.org>", "a@example.vn", reply)
+    sender.send("<mailbot.2@example.org>", "b@example.vn", other)
+    assert sorted(delivered().values()) == sorted([reply, other])
 
 
 def test_an_outbox_file_is_named_by_the_reply_id_without_unsafe_characters() -> None:

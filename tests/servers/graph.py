@@ -20,12 +20,15 @@ import datetime as dt
 import email
 import email.policy
 import http.server
+import io
 import itertools
 import json
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -60,13 +63,18 @@ class Message:
         return str(head.get("Message-ID", "")).strip()
 
 
+DROP, LOSE_ANSWER = 0, -1  # fault statuses: drop the connection unanswered; do the work, then drop it
+
+
 @dataclass
 class Fault:
-    status: int  # 0: drop the connection without answering
+    status: int  # an HTTP status, DROP or LOSE_ANSWER
     times: int
     path: str = ""  # only requests whose path contains this
     retry_after: str | None = None
     method: str = ""
+    then: Callable[[], None] | None = None  # run when the fault fires, before the answer (a concurrent change)
+    code: str = "ErrorInjected"
 
 
 @dataclass
@@ -174,12 +182,16 @@ class GraphServer(http.server.ThreadingHTTPServer):
         with self.lock:
             del self.state.messages[immutable_id]
 
-    def fail(
-        self, status: int, *, times: int = 1, path: str = "", retry_after: str | None = None, method: str = ""
-    ) -> None:
-        """The next `times` requests whose path contains `path` get `status` (0: the connection is dropped)."""
+    def fail(self, status: int, *, times: int = 1, path: str = "", method: str = "", **options: Any) -> None:
+        """The next `times` requests whose path contains `path` get `status` (DROP, LOSE_ANSWER or an HTTP status);
+        options: `retry_after`, `code` (the Graph error code), `then` (a change made as the fault fires)."""
         with self.lock:
-            self.state.faults.append(Fault(status, times, path, retry_after, method))
+            self.state.faults.append(Fault(status, times, path, method=method, **options))
+
+    def add_folder(self, name: str, under: str = "msgfolderroot") -> str:
+        """A person (or another client) makes a folder; its id."""
+        with self.lock:
+            return self._add_folder(name, self.folder(under).id).id
 
     def expire_tokens(self) -> None:
         """Every token handed out so far is no longer valid (as after a revocation or a key roll-over)."""
@@ -237,13 +249,24 @@ class GraphHandler(http.server.BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.state.requests.append(seen)
         fault = self.server._fault(method, path)
-        if fault is not None and fault.status == 0:
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-            return None
-        if fault is not None:
+        if fault is not None and fault.then is not None:
+            fault.then()
+        if fault is not None and fault.status == DROP:
+            return self._drop()
+        if fault is not None and fault.status != LOSE_ANSWER:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            return self._error(fault.status, "ErrorInjected", f"injected {fault.status}", headers)
+            return self._error(fault.status, fault.code, f"injected {fault.status}", headers)
+        if fault is not None:  # the request is carried out, but its answer never reaches the client
+            self.wfile = io.BytesIO()
+            self._serve(method, path, query, body)
+            return self._drop()
+        return self._serve(method, path, query, body)
+
+    def _drop(self) -> None:
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
+
+    def _serve(self, method: str, path: str, query: dict[str, str], body: bytes) -> None:
         if self.headers.get("Authorization", "").removeprefix("Bearer ") not in self.server.state.tokens:
             return self._error(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
         if self.server.refuse_tokens:
@@ -418,3 +441,20 @@ class GraphRoutes:
             return self.h._error(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
         self.h.server.deliver(raw, dt.datetime.now(dt.UTC), folder="sentitems")
         self.h.reply(202)
+
+
+def graph_settings(server: GraphServer, ca_file: Path, secret_file: Path, **changes: Any) -> Any:
+    """[mailbox] kind = "graph" settings for this server (the secret written to `secret_file`)."""
+    from mailbot.config_graph import GraphMailbox, GraphOAuth2
+
+    secret_file.write_text(server.secret, encoding="utf-8")
+    oauth2 = GraphOAuth2(
+        provider="microsoft",
+        tenant_id=TENANT,
+        client_id=CLIENT_ID,
+        client_secret_file=secret_file,
+        authority_host=server.host,
+    )
+    values: dict[str, Any] = {"timeout_seconds": 5, "max_wait_seconds": 10, **changes}
+    return GraphMailbox(kind="graph", address=server.address, oauth2=oauth2, graph_url=server.graph_url,
+                        ca_file=ca_file, **values)  # fmt: skip
