@@ -46,9 +46,17 @@ def _received(item: dict[str, Any]) -> dt.datetime:
 
 def _size(item: dict[str, Any]) -> int | None:
     for prop in item.get("singleValueExtendedProperties") or []:
-        if str(prop.get("id", "")).lower() == SIZE_PROPERTY.lower() and str(prop.get("value", "")).isdigit():
+        kind, _, tag = str(prop.get("id", "")).partition(" ")  # Graph answers "Integer 0xe08"
+        if kind.lower() == "integer" and _hex(tag) == 0x0E08 and str(prop.get("value", "")).isdigit():
             return int(prop["value"])
     return None
+
+
+def _hex(text: str) -> int | None:
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
 
 
 def _odata_text(value: str) -> str:
@@ -119,7 +127,7 @@ class GraphMailbox:
         if raw is None:
             return None
         if len(raw) > self.max_message_bytes:  # the MIME outgrew the store's size (base64 adds a third)
-            return Fetched(key, _header(raw), arrived, size=len(raw), complete=False)
+            return Fetched(key, _header(raw), arrived, size=size, complete=False)
         return Fetched(key, raw, arrived, size=len(raw))
 
     def _mime(self, key: str, *, header_only: bool) -> Any:
@@ -159,7 +167,9 @@ class GraphMailbox:
 
 def _header(raw: bytes) -> bytes:
     end = raw.find(b"\r\n\r\n")
-    end = raw.find(b"\n\n") if end < 0 else end
+    if end >= 0:
+        return raw[: end + 4]
+    end = raw.find(b"\n\n")
     return raw[: end + 2] if end >= 0 else raw[:MAX_HEADER_BYTES]
 
 
