@@ -12,8 +12,9 @@ import pytest
 from mailbot.demo import demo_mails
 from mailbot.demo_mail import DemoMail
 from mailbot.validation.schema import Rules
-from tests.mailflow import ImapWorkspace, Workspace, make_workspace
+from tests.mailflow import GraphWorkspace, ImapWorkspace, Workspace, make_workspace
 from tests.servers import Certificates, Dovecot, SmtpSink
+from tests.servers.graph import GraphServer
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def mails(rules: Rules) -> list[DemoMail]:
     return demo_mails(rules, "example.org")
 
 
-@pytest.fixture(scope="module", params=["maildir", "imap"])
+@pytest.fixture(scope="module", params=["maildir", "imap", "graph"])
 def processed(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
@@ -29,11 +30,14 @@ def processed(
     dovecot: Dovecot,
     certificates: Certificates,
 ) -> Iterator[Workspace]:
-    """The demo's messages processed once, from a Maildir or from a real IMAP account."""
+    """The demo's messages processed once, from a Maildir, a real IMAP account or an Exchange Online mailbox (Graph)."""
     root = tmp_path_factory.mktemp(request.param)
+    sink: SmtpSink | GraphServer | None = None
     if request.param == "maildir":
-        space = make_workspace(root)
-        sink = None
+        space: Workspace = make_workspace(root)
+    elif request.param == "graph":
+        sink = GraphServer(certificates).start()
+        space = GraphWorkspace(root / "work", sink, certificates)
     else:
         user = (f"e2e-{secrets.token_hex(4)}", secrets.token_urlsafe(10))
         dovecot.add_user(*user)
