@@ -299,3 +299,19 @@ def test_a_next_link_to_another_server_is_not_followed_with_the_token(graph: Gra
     client: GraphClient = graph.client
     with pytest.raises(GraphUnavailable, match="another server"):
         client.json("GET", "https://evil.example/v1.0/users/x/messages")
+
+
+def test_an_unreachable_sign_in_endpoint_is_an_unavailable_mailbox_not_a_crash(
+    graph_server: GraphServer, certificates: Certificates, tmp_path: Path
+) -> None:
+    from tests.servers import free_port
+
+    space = Graph(graph_server, certificates, tmp_path)
+    closed = f"https://127.0.0.1:{free_port()}"
+    space.settings = space.settings.model_copy(
+        update={"oauth2": space.settings.oauth2.model_copy(update={"authority_host": closed})}
+    )
+    client = client_for(space.settings, space.config)
+    with pytest.raises(GraphUnavailable, match="sign-in unreachable: ConnectError"):
+        GraphMailbox(client, max_message_bytes=1000).list_new()
+    assert graph_server.requests == []

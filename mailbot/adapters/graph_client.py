@@ -129,7 +129,10 @@ class GraphClient:
     def _send(
         self, method: str, url: str, *, stream: bool, retry_dropped: bool, fresh: bool, **options: Any
     ) -> httpx.Response:
-        token = self.tokens.refresh() if fresh else self.tokens.token()
+        try:
+            token = self.tokens.refresh() if fresh else self.tokens.token()
+        except httpx.TransportError as exc:  # msal on our httpx client: Entra cannot be reached
+            raise GraphUnavailable(f"Microsoft sign-in unreachable: {type(exc).__name__}", server_down=True) from None
         headers = {"Authorization": f"Bearer {token}", "Prefer": PREFER, **options.pop("headers", {})}
         request = self.http.build_request(method, url, headers=headers, **options)
         for attempt in (1, 2):
