@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -315,3 +316,33 @@ def test_an_unreachable_sign_in_endpoint_is_an_unavailable_mailbox_not_a_crash(
     with pytest.raises(GraphUnavailable, match="sign-in unreachable: ConnectError"):
         GraphMailbox(client, max_message_bytes=1000).list_new()
     assert graph_server.requests == []
+
+
+# --- opt-in: a real tenant --------------------------------------------------------------------------------------
+
+LIVE = ("MAILBOT_LIVE_GRAPH_TENANT_ID", "MAILBOT_LIVE_GRAPH_CLIENT_ID", "MAILBOT_LIVE_GRAPH_SECRET")
+LIVE_MISSING = [name for name in (*LIVE, "MAILBOT_LIVE_GRAPH_ADDRESS") if not os.environ.get(name)]
+
+
+@pytest.mark.skipif(bool(LIVE_MISSING), reason=f"live Graph test: set {', '.join(LIVE_MISSING)} (a test mailbox)")
+def test_live_a_real_mailbox_lists_fetches_and_searches_sent_items_without_changing_a_message(tmp_path: Path) -> None:
+    from mailbot.config_graph import GraphMailbox as GraphSettings
+    from mailbot.config_graph import GraphOAuth2
+
+    oauth2 = GraphOAuth2(
+        provider="microsoft",
+        tenant_id=os.environ["MAILBOT_LIVE_GRAPH_TENANT_ID"],
+        client_id=os.environ["MAILBOT_LIVE_GRAPH_CLIENT_ID"],
+        client_secret_env="MAILBOT_LIVE_GRAPH_SECRET",
+    )
+    settings = GraphSettings(kind="graph", address=os.environ["MAILBOT_LIVE_GRAPH_ADDRESS"], oauth2=oauth2)
+    client = client_for(settings, tmp_path / "config.toml")
+    try:
+        box = GraphMailbox(client, max_message_bytes=60_000_000)
+        keys = box.list_new()
+        if keys:
+            fetched = box.fetch(keys[0])
+            assert fetched is not None and fetched.key == keys[0] and fetched.raw
+        assert GraphSender(client).already_sent("<mailbot.never-sent@example.invalid>") is False
+    finally:
+        client.close()
