@@ -217,12 +217,17 @@ def test_a_wrong_client_secret_is_a_refused_login_that_does_not_show_the_secret(
 
 
 def test_no_token_or_secret_reaches_a_log_line_even_at_debug(
-    graph: Graph, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    graph_server: GraphServer,
+    certificates: Certificates,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from mailbot.logs import configure_logging
 
-    configure_logging(json_output=True, level=logging.DEBUG)
+    configure_logging(json_output=True, level=logging.DEBUG)  # before the loggers are bound
     caplog.set_level(logging.DEBUG)  # httpx, httpcore and msal too
+    graph = Graph(graph_server, certificates, tmp_path)
     try:
         graph.deliver(mail(1))
         graph.box.list_new()
@@ -233,6 +238,7 @@ def test_no_token_or_secret_reaches_a_log_line_even_at_debug(
         graph.sender.send("<mailbot.1@example.org>", "a@example.vn", REPLY)
     finally:
         structlog.reset_defaults()
+        graph.client.close()
     captured = capsys.readouterr()
     logs = captured.out + captured.err + caplog.text
     assert "oauth2_token_acquired" in logs and "graph_throttled" in logs
