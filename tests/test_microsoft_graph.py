@@ -18,7 +18,7 @@ from mailbot.adapters.graph_client import GraphAccessDenied, GraphClient, GraphU
 from mailbot.adapters.oauth2 import AuthError
 from mailbot.ports import SendError
 from tests.servers import Certificates
-from tests.servers.graph import DROP, LOSE_ANSWER, GraphServer, graph_settings
+from tests.servers.graph import CUT, DROP, LOSE_ANSWER, GraphServer, graph_settings
 
 T0 = dt.datetime(2023, 4, 20, 9, 0, tzinfo=dt.UTC)
 REPLY = b"Message-ID: <mailbot.1@example.org>\r\nTo: a@example.vn\r\nSubject: re\r\n\r\nXin cam on.\r\n"
@@ -352,3 +352,43 @@ def test_live_a_real_mailbox_lists_fetches_and_searches_sent_items_without_chang
         assert GraphSender(client).already_sent("<mailbot.never-sent@example.invalid>") is False
     finally:
         client.close()
+
+
+def test_a_connection_cut_halfway_through_a_message_gives_no_partial_message(graph: Graph) -> None:
+    (key,) = graph.deliver(mail(1, b"y" * 60_000))
+    graph.server.fail(CUT, path="/$value")
+    with pytest.raises(GraphUnavailable):
+        graph.box.fetch(key)
+    fetched = graph.box.fetch(key)  # the next poll
+    assert fetched is not None and fetched.raw == mail(1, b"y" * 60_000)
+
+
+def test_a_server_that_never_answers_is_given_up_after_the_timeout(
+    graph_server: GraphServer, certificates: Certificates, tmp_path: Path
+) -> None:
+    import socket
+    import time
+
+    with socket.socket() as blackhole:
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(8)  # connections wait in the backlog: no TLS handshake, no answer
+        url = f"https://127.0.0.1:{blackhole.getsockname()[1]}/v1.0"
+        space = Graph(graph_server, certificates, tmp_path, graph_url=url, timeout_seconds=0.5)
+        started = time.monotonic()
+        with pytest.raises(GraphUnavailable, match="Timeout"):
+            space.box.list_new()
+        assert time.monotonic() - started < 5
+        space.client.close()
+
+
+def test_a_certificate_from_an_unknown_ca_is_refused_with_a_clear_error(
+    graph_server: GraphServer, certificates: Certificates, tmp_path: Path
+) -> None:
+    space = Graph(graph_server, certificates, tmp_path)
+    untrusting = graph_settings(graph_server, None, tmp_path / "s2")  # the system CAs only
+    client = client_for(untrusting, space.config)
+    with pytest.raises(GraphUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+        GraphMailbox(client, max_message_bytes=1000).list_new()
+    assert graph_server.token_posts == [] and graph_server.requests == []
+    client.close()
+    space.client.close()

@@ -132,7 +132,8 @@ class GraphClient:
         try:
             token = self.tokens.refresh() if fresh else self.tokens.token()
         except httpx.TransportError as exc:  # msal on our httpx client: Entra cannot be reached
-            raise GraphUnavailable(f"Microsoft sign-in unreachable: {type(exc).__name__}", server_down=True) from None
+            reason = f"{type(exc).__name__}: {exc}"[:300]
+            raise GraphUnavailable(f"Microsoft sign-in unreachable: {reason}", server_down=True) from None
         headers = {"Authorization": f"Bearer {token}", "Prefer": PREFER, **options.pop("headers", {})}
         request = self.http.build_request(method, url, headers=headers, **options)
         for attempt in (1, 2):

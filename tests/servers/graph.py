@@ -63,7 +63,7 @@ class Message:
         return str(head.get("Message-ID", "")).strip()
 
 
-DROP, LOSE_ANSWER = 0, -1  # fault statuses: drop the connection unanswered; do the work, then drop it
+DROP, LOSE_ANSWER, CUT = 0, -1, -2  # fault statuses: drop unanswered; work, then drop; drop halfway through the body
 
 
 @dataclass
@@ -256,12 +256,16 @@ class GraphHandler(http.server.BaseHTTPRequestHandler):
             fault.then()
         if fault is not None and fault.status == DROP:
             return self._drop()
-        if fault is not None and fault.status != LOSE_ANSWER:
+        if fault is not None and fault.status not in (LOSE_ANSWER, CUT):
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             return self._error(fault.status, fault.code, f"injected {fault.status}", headers)
-        if fault is not None:  # the request is carried out, but its answer never reaches the client
-            self.wfile = io.BytesIO()
+        if fault is not None:  # the request is carried out, but its answer (or its second half) never arrives
+            real, self.wfile = self.wfile, io.BytesIO()
             self._serve(method, path, query, body)
+            if fault.status == CUT:
+                answer = self.wfile.getvalue()  # type: ignore[attr-defined]  # the BytesIO put there above
+                real.write(answer[: len(answer) // 2])
+                real.flush()
             return self._drop()
         return self._serve(method, path, query, body)
 
@@ -446,7 +450,7 @@ class GraphRoutes:
         self.h.reply(202)
 
 
-def graph_settings(server: GraphServer, ca_file: Path, secret_file: Path, **changes: Any) -> Any:
+def graph_settings(server: GraphServer, ca_file: Path | None, secret_file: Path, **changes: Any) -> Any:
     """[mailbox] kind = "graph" settings for this server (the secret written to `secret_file`)."""
     from mailbot.config_graph import GraphMailbox, GraphOAuth2
 
@@ -458,6 +462,11 @@ def graph_settings(server: GraphServer, ca_file: Path, secret_file: Path, **chan
         client_secret_file=secret_file,
         authority_host=server.host,
     )
-    values: dict[str, Any] = {"timeout_seconds": 5, "max_wait_seconds": 10, **changes}
-    return GraphMailbox(kind="graph", address=server.address, oauth2=oauth2, graph_url=server.graph_url,
-                        ca_file=ca_file, **values)  # fmt: skip
+    values: dict[str, Any] = {
+        "graph_url": server.graph_url,
+        "ca_file": ca_file,
+        "timeout_seconds": 5,
+        "max_wait_seconds": 10,
+        **changes,
+    }
+    return GraphMailbox(kind="graph", address=server.address, oauth2=oauth2, **values)
