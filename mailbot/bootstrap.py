@@ -75,6 +75,11 @@ def build_mailbox(settings: Settings) -> Mailbox:
 
         password = box.password(settings.source)
         return EwsMailbox(box, password, max_message_bytes=settings.limits.max_message_bytes)
+    if box.kind == "graph":
+        from mailbot.adapters.graph import GraphMailbox
+        from mailbot.adapters.graph_client import client_for
+
+        return GraphMailbox(client_for(box, settings.source), max_message_bytes=settings.limits.max_message_bytes)
     from mailbot.adapters.maildir import MaildirMailbox
 
     return MaildirMailbox(box.path, processed_folder=box.processed_folder, quarantine_folder=box.quarantine_folder)
@@ -98,6 +103,11 @@ def build_sender(settings: Settings, mailbox: Mailbox) -> Sender:
 
         assert isinstance(mailbox, EwsMailbox)  # load_settings made sure [mailbox] is kind = "ews" too
         return EwsSender(smtp, mailbox.connection)
+    if smtp.kind == "graph":
+        from mailbot.adapters.graph import sender_for
+
+        assert settings.mailbox.kind == "graph"  # checked by load_settings
+        return sender_for(settings.mailbox, settings.source, mailbox)
     from mailbot.adapters.outbox_dir import OutboxDirSender
 
     return OutboxDirSender(smtp.path)

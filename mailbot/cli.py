@@ -348,6 +348,10 @@ def check(ctx: click.Context, connect: bool) -> None:
                 login_for(server, settings.source, key)  # reads the secrets; connects to nothing
             elif server.kind == "ews" and key == "mailbox":
                 server.password(settings.source)  # type: ignore[union-attr] # only [mailbox] ews has one
+            elif settings.mailbox.kind == "graph" and key == "mailbox":
+                from mailbot.adapters.graph_client import client_secret
+
+                client_secret(settings.mailbox, settings.source)
     except ConfigError as exc:
         _fail(f"mailbot: configuration error: {exc}", EX_CONFIG)
     click.echo(f"{ctx.obj}: OK — mailbox {settings.mailbox.kind}, replies via {settings.smtp.kind}")

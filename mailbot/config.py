@@ -279,8 +279,10 @@ class DigestSettings(Section):
     max_attachment_mb: float = Field(default=5, ge=0)  # a larger workbook is named, not attached
 
 
-Mailbox = Annotated[MaildirMailbox | ImapMailbox | EwsMailbox, Field(discriminator="kind")]
-Sender = Annotated[OutboxSender | SmtpSender | EwsSender, Field(discriminator="kind")]
+from mailbot.config_graph import GraphMailbox, GraphSender  # noqa: E402  (they build on Section above)
+
+Mailbox = Annotated[MaildirMailbox | ImapMailbox | EwsMailbox | GraphMailbox, Field(discriminator="kind")]
+Sender = Annotated[OutboxSender | SmtpSender | EwsSender | GraphSender, Field(discriminator="kind")]
 
 
 class Settings(Section):
@@ -300,6 +302,12 @@ class Settings(Section):
     reminders: ReminderSettings = ReminderSettings()
     digest: DigestSettings = DigestSettings()
     _source: Path = PrivateAttr(default=Path("config.toml"))
+
+    @model_validator(mode="after")
+    def _graph_sends_through_its_mailbox(self) -> Settings:
+        if self.smtp.kind == "graph" and self.mailbox.kind != "graph":
+            raise ValueError('[smtp] kind = "graph" sends through the mailbox: it needs [mailbox] kind = "graph"')
+        return self
 
     @property
     def source(self) -> Path:
@@ -436,7 +444,7 @@ def _resolve_paths(base: Path, section: _S) -> _S:
     for name, value in section:
         if isinstance(value, Path):
             changes[name] = _resolve(base, value)
-        elif isinstance(value, OAuth2Settings):
+        elif isinstance(value, BaseModel):  # [mailbox.oauth2]
             changes[name] = _resolve_paths(base, value)
     return section.model_copy(update=changes)
 

@@ -55,6 +55,8 @@ def probe_mailbox(settings: Settings) -> Probe:
         return probe_folder("mailbox", "Maildir", box.path)
     if box.kind == "ews":
         return probe_ews(settings)
+    if box.kind == "graph":
+        return probe_graph("mailbox", settings)
     from mailbot.adapters.imap import ImapConnection, MailboxUnavailable
     from mailbot.adapters.oauth2 import AuthError
     from mailbot.adapters.tls import login_for
@@ -79,6 +81,8 @@ def probe_sender(settings: Settings) -> Probe:
     if smtp.kind == "ews":
         how = "SendAndSaveCopy" if smtp.save_copy else "SendOnly"
         return Probe("smtp", f"EWS through the [mailbox] account ({how}); nothing sent")
+    if smtp.kind == "graph":
+        return probe_graph("smtp", settings)
     from mailbot.adapters.oauth2 import AuthError
     from mailbot.adapters.smtp import SmtpSender
     from mailbot.adapters.tls import login_for
@@ -125,6 +129,21 @@ def probe_ews(settings: Settings) -> Probe:
     finally:
         mailbox.close()
     return Probe("mailbox", f"{where}: logged in as {box.username or 'the Kerberos ticket'}, folder {box.folder} open")
+
+
+def probe_graph(key: str, settings: Settings) -> Probe:
+    """A token from Entra and the folder found over Microsoft Graph (mailbot.adapters.graph)."""
+    from mailbot.adapters.graph import check_connection
+    from mailbot.adapters.oauth2 import AuthError
+    from mailbot.errors import ServiceUnavailable
+
+    assert settings.mailbox.kind == "graph"  # [smtp] kind = "graph" needs it (load_settings)
+    try:
+        return Probe(key, check_connection(settings.mailbox, settings.source, sending=key == "smtp"))
+    except AuthError as exc:
+        return Probe(key, f"Microsoft Graph: login refused: {exc}", EX_NOPERM)
+    except ServiceUnavailable as exc:
+        return Probe(key, f"Microsoft Graph: {exc}", EX_UNAVAILABLE)
 
 
 def _smtp_reason(exc: Exception) -> str:

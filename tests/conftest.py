@@ -15,6 +15,7 @@ from mailbot.validation.rules_file import load_rules
 from mailbot.validation.schema import Rules
 from tests.servers import Certificates, Dovecot, SmtpSink, ensure_dovecot, short_tempdir
 from tests.servers.ews import EwsServer
+from tests.servers.graph import GraphServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_RULES = ROOT / "rules" / "sxtdbv-2024.toml"
@@ -124,3 +125,11 @@ def _dovecot_folder() -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def graph_server(certificates: Certificates) -> Iterator[GraphServer]:
+    """A Microsoft Graph mailbox (nop-de-xuat@example.org) and its Entra tenant, over HTTPS with the test CA."""
+    server = GraphServer(certificates).start()
+    yield server
+    server.stop()

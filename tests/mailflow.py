@@ -20,6 +20,7 @@ from mailbot.demo import CONFIG, deliver
 from mailbot.demo_mail import DemoMail
 from tests.servers import Certificates, Dovecot, SmtpSink
 from tests.servers.ews import EwsServer
+from tests.servers.graph import CLIENT_ID, TENANT, GraphServer
 
 
 class Workspace:
@@ -170,6 +171,59 @@ tracker = "./var/tracker.xlsx"
 
     def folder_count(self, name: str) -> int:
         return len(self.server.store.in_folder(name))
+
+
+class GraphWorkspace(Workspace):
+    """The Graph kind: an Exchange Online mailbox on the Graph test server, replies through its sendMail."""
+
+    kind = "graph"
+
+    def __init__(self, root: Path, server: GraphServer, ca: Certificates) -> None:
+        super().__init__(root)
+        self.server = server
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "graph.secret").write_text(server.secret, encoding="utf-8")
+        self.config.write_text(
+            f"""[mailbox]
+kind = "graph"
+address = "{server.address}"
+folder = "Inbox"
+processed_folder = "Processed"
+quarantine_folder = "Quarantine"
+graph_url = "{server.graph_url}"
+ca_file = "{ca.ca_file}"
+timeout_seconds = 10
+
+[mailbox.oauth2]
+provider = "microsoft"
+tenant_id = "{TENANT}"
+client_id = "{CLIENT_ID}"
+client_secret_file = "graph.secret"
+authority_host = "{server.host}"
+
+[smtp]
+kind = "graph"
+from = "Vụ TKNL <{server.address}>"
+
+[storage]
+dir = "./var"
+tracker = "./var/tracker.xlsx"
+""",
+            encoding="utf-8",
+        )
+
+    def deliver(self, mails: list[DemoMail]) -> None:
+        for mail in mails:
+            self.server.deliver(mail.raw, mail.arrives)
+
+    def replies(self) -> list[EmailMessage]:
+        return self.server.sent()
+
+    def inbox(self) -> list[Any]:
+        return self.server.in_folder("inbox")
+
+    def folder_count(self, name: str) -> int:
+        return len(self.server.in_folder(name))
 
 
 def make_workspace(root: Path) -> Workspace:

@@ -12,9 +12,10 @@ import pytest
 from mailbot.demo import demo_mails
 from mailbot.demo_mail import DemoMail
 from mailbot.validation.schema import Rules
-from tests.mailflow import EwsWorkspace, ImapWorkspace, Workspace, make_workspace
+from tests.mailflow import EwsWorkspace, GraphWorkspace, ImapWorkspace, Workspace, make_workspace
 from tests.servers import Certificates, Dovecot, SmtpSink
 from tests.servers.ews import EwsServer
+from tests.servers.graph import GraphServer
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def mails(rules: Rules) -> list[DemoMail]:
     return demo_mails(rules, "example.org")
 
 
-@pytest.fixture(scope="module", params=["maildir", "imap", "ews"])
+@pytest.fixture(scope="module", params=["maildir", "imap", "ews", "graph"])
 def processed(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
@@ -30,15 +31,20 @@ def processed(
     dovecot: Dovecot,
     certificates: Certificates,
 ) -> Iterator[Workspace]:
-    """The demo's messages processed once, from a Maildir, a real IMAP account or the EWS test server."""
+    """The demo's messages processed once, from a Maildir, a real IMAP account, the EWS test server or an Exchange
+    Online mailbox on the Graph test server."""
     root = tmp_path_factory.mktemp(request.param)
-    sink: SmtpSink | EwsServer | None = None
+    sink: SmtpSink | EwsServer | GraphServer | None = None
+    space: Workspace
     if request.param == "maildir":
         space = make_workspace(root)
     elif request.param == "ews":
         user = ("EXAMPLE\\e2e", secrets.token_urlsafe(10))
         sink = EwsServer(certificates, root / "ews", users=dict([user])).start()
         space = EwsWorkspace(root / "work", sink, user, certificates)
+    elif request.param == "graph":
+        sink = GraphServer(certificates).start()
+        space = GraphWorkspace(root / "work", sink, certificates)
     else:
         user = (f"e2e-{secrets.token_hex(4)}", secrets.token_urlsafe(10))
         dovecot.add_user(*user)
