@@ -136,10 +136,10 @@ def _process_one(app: App, key: str, seen: list[Fetched | Inbound]) -> str | Non
 
 def _finish(app: App, key: str, row: int, *, quarantine: bool) -> None:
     send_replies(app, row)
-    app.mailbox.mark_done(key, quarantine=quarantine)
+    moved = app.mailbox.mark_done(key, quarantine=quarantine)
     checkpoint("moved")
     with app.ledger.transaction():
-        app.ledger.mark_message_done(row)
+        app.ledger.mark_message_done(row, moved if moved != key else None)
 
 
 def _failed(app: App, key: str, seen: list[Fetched | Inbound], exc: Exception) -> str:

@@ -27,8 +27,11 @@ class Mailbox(Protocol):
     def fetch(self, key: str) -> Fetched | None:
         """The message, or None when it vanished (moved or deleted by a person)."""
 
-    def mark_done(self, key: str, *, quarantine: bool = False) -> None:
-        """Move the message out of the inbox (to the processed or quarantine folder). Idempotent."""
+    def mark_done(self, key: str, *, quarantine: bool = False) -> str | None:
+        """Move the message out of the inbox (to the processed or quarantine folder). Idempotent.
+
+        Returns the message's id in the folder it went to where the server gives the moved item a new one
+        (Exchange over EWS; Graph's immutable id), recorded beside the intake key; None otherwise."""
 
     def close(self) -> None: ...
 

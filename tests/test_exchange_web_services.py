@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -277,6 +278,20 @@ def test_a_message_exchange_cannot_give_as_mime_is_quarantined_and_the_rest_go_o
     assert space.cli("once").exit_code == 0
     assert sorted(m["action"] for m in space.export()["messages"]) == sorted(["failed", good.expect])
     assert space.folder_count("Quarantine") == 1 and space.folder_count("Processed") == 1
+
+
+def test_the_ledger_keeps_the_intake_id_and_records_the_new_id_of_the_moved_item(
+    space: EwsWorkspace, server: EwsServer, rules: Rules
+) -> None:
+    mails = demo_mails(rules, "example.org")[:2]
+    space.deliver(mails)
+    intake = sorted(i.id for i in server.store.in_folder("Inbox"))
+    assert space.cli("once").exit_code == 0
+    moved = sorted(i.id for i in server.store.in_folder("Processed"))
+    with sqlite3.connect(space.root / "var" / "ledger.sqlite3") as db:
+        rows = db.execute("SELECT mailbox_key, moved_key FROM messages ORDER BY id").fetchall()
+    assert sorted(key for key, _ in rows) == intake
+    assert sorted(new for _, new in rows) == moved and not set(moved) & set(intake)
 
 
 @pytest.mark.parametrize("point", ["handed_over:2", "sending:3", "moved:1", "committed:3"])

@@ -334,10 +334,11 @@ class EwsMailbox:
             raise item
         return item
 
-    def mark_done(self, key: str, *, quarantine: bool = False) -> None:
+    def mark_done(self, key: str, *, quarantine: bool = False) -> str | None:
+        """Move the item; its new id (EWS gives a moved item a new one), None when it was already gone."""
         name = self.settings.quarantine_folder if quarantine else self.settings.processed_folder
 
-        def move(account: Account) -> None:
+        def move(account: Account) -> str | None:
             for attempt in (1, 2):
                 try:
                     [moved] = list(account.bulk_move(ids=[ItemId(id=key)], to_folder=self.folders.get(account, name)))
@@ -348,13 +349,14 @@ class EwsMailbox:
                     continue
                 break
             if isinstance(moved, GONE):
-                return  # already moved (by us before a crash, or by a person): done
+                return None  # already moved (by us before a crash, or by a person): done
             if isinstance(moved, Exception):
                 raise EwsUnavailable(f"moving {key[:40]}… to {name} failed: {type(moved).__name__}: {moved}")
             self._listed.pop(key, None)
             get_logger().info("ews_moved", mailbox_key=key, folder=name, new_id=moved[0])
+            return str(moved[0])
 
-        self._run(move)
+        return self._run(move)
 
     def close(self) -> None:
         self.connection.close()

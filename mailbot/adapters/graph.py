@@ -150,16 +150,19 @@ class GraphMailbox:
         raw = b"".join(chunks)
         return _header(raw) if header_only else raw
 
-    def mark_done(self, key: str, *, quarantine: bool = False) -> None:
+    def mark_done(self, key: str, *, quarantine: bool = False) -> str | None:
+        """Move the message; its id as /move returns it (the same immutable id), None when it was already gone."""
         name = self.settings.quarantine_folder if quarantine else self.settings.processed_folder
         for _ in (1, 2):
             target = self.folder_id(name)
             response = self.client.request("POST", f"{self._message(key)}/move", json={"destinationId": target})
             if response.status_code != 404:
-                return
+                moved = response.json().get("id") if response.content else None
+                return str(moved) if moved else None
             self._folders.pop(name, None)  # the message is gone (done), or the folder was deleted: look again
             if self.folder_id(name) == target:
-                return
+                return None
+        return None
 
     def close(self) -> None:
         self.client.close()

@@ -180,8 +180,12 @@ class SqliteLedger(LedgerViews, RunState):
         )
         return int(cursor.lastrowid or 0)
 
-    def mark_message_done(self, row: int) -> None:
-        self.db.execute("UPDATE messages SET done = 1 WHERE id = ?", (row,))
+    def mark_message_done(self, row: int, moved_key: str | None = None) -> None:
+        """The message is out of the inbox; `moved_key` is its id in the folder it went to, when the server gave
+        it a new one (Exchange), kept beside the intake key (`mailbox_key`)."""
+        self.db.execute(
+            "UPDATE messages SET done = 1, moved_key = COALESCE(?, moved_key) WHERE id = ?", (moved_key, row)
+        )
 
     def mark_failed(self, row: int, *, error_id: str, reason: str) -> None:
         """A recorded message whose way broke later (sending, moving): `failed`, keeping what it was."""

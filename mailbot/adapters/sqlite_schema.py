@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -140,5 +140,8 @@ MIGRATIONS: dict[int, list[str]] = {
             outbox_id INTEGER REFERENCES outbox(id),
             detail TEXT
         )""",
+    ],
+    6: [  # Exchange gives a moved item a new id: the id in the Processed/Quarantine folder, beside the intake key
+        "ALTER TABLE messages ADD COLUMN moved_key TEXT",
     ],
 }
