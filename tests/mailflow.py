@@ -1,7 +1,8 @@
 """Shared by the mail tests: a workspace (config, mailbox, where replies land) and readers of the results.
 
-Two kinds, one interface: a Maildir with a file outbox (the embedded default), and a real Dovecot
-IMAP account with a real SMTP server (aiosmtpd), both started by the tests on loopback.
+Four kinds, one interface: a Maildir with a file outbox (the embedded default); a real Dovecot IMAP account with
+a real SMTP server (aiosmtpd); an Exchange mailbox on the EWS test server; an Exchange Online mailbox on the Graph
+test server — all started by the tests on loopback.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from mailbot.demo_mail import DemoMail
 from tests.servers import Certificates, Dovecot, SmtpSink
 from tests.servers.ews import EwsServer
 from tests.servers.graph import CLIENT_ID, TENANT, GraphServer
+
+#: The storage section every workspace's config ends with.
+STORAGE = """[storage]
+dir = "./var"
+tracker = "./var/tracker.xlsx"
+"""
 
 
 class Workspace:
@@ -101,10 +108,7 @@ security = "starttls"
 ca_file = "{ca.ca_file}"
 from = "Vụ TKNL <nop-de-xuat@example.org>"
 
-[storage]
-dir = "./var"
-tracker = "./var/tracker.xlsx"
-""",
+{STORAGE}""",
             encoding="utf-8",
         )
 
@@ -149,10 +153,7 @@ kind = "ews"
 from = "Vụ TKNL <nop-de-xuat@example.org>"
 save_copy = true
 
-[storage]
-dir = "./var"
-tracker = "./var/tracker.xlsx"
-""",
+{STORAGE}""",
             encoding="utf-8",
         )
 
@@ -205,10 +206,7 @@ authority_host = "{server.host}"
 kind = "graph"
 from = "Vụ TKNL <{server.address}>"
 
-[storage]
-dir = "./var"
-tracker = "./var/tracker.xlsx"
-""",
+{STORAGE}""",
             encoding="utf-8",
         )
 
