@@ -23,7 +23,7 @@ import requests
 import structlog
 
 from mailbot.adapters import oauth2
-from mailbot.adapters.imap import ImapMailbox
+from mailbot.adapters.imap import ImapMailbox, MailboxUnavailable
 from mailbot.adapters.oauth2 import AuthError
 from mailbot.adapters.tls import login_for
 from mailbot.config import ImapMailbox as ImapSettings
@@ -136,6 +136,14 @@ def mailbox(dovecot: Dovecot, certificates: Certificates, address: str, oauth: d
     settings = imap_settings(dovecot, certificates, address, oauth)
     login = login_for(settings, Path("mailbot.toml"), "mailbox")
     return ImapMailbox(settings, login, max_message_bytes=MAX_BYTES)
+
+
+@pytest.fixture
+def own_provider(certificates: Certificates) -> Iterator[IdentityProvider]:
+    """An identity provider of this test's own, free to stop (stopping is idempotent)."""
+    provider = IdentityProvider(certificates).start()
+    yield provider
+    provider.stop()
 
 
 def answers(asked: list[Introspection]) -> list[bool]:
@@ -363,3 +371,44 @@ def test_mailbot_once_with_a_microsoft_secret_the_token_endpoint_refuses_exits_7
     assert "not-the-secret" not in result.output
     assert identity_provider.issued_to(address) == [] and identity_provider.introspections(username=address) == []
     assert alert_kinds(space.replies()) == ["mailbox_login_refused; alert"]
+
+
+def test_dovecot_unable_to_reach_its_introspection_endpoint_is_a_mailbox_unavailable_not_a_refused_login(
+    start_dovecot: Callable[..., Dovecot],
+    certificates: Certificates,
+    own_provider: IdentityProvider,
+    section: Oauth2Section,
+) -> None:
+    idp = own_provider
+    dovecot = start_dovecot(users={}, oauth2=OAuth2Passdb(idp.introspection_url, certificates.ca_file))
+    address = f"bot-{secrets.token_hex(4)}@example.org"
+    first, second = idp.issue(address), idp.issue(address)
+    tokens = section.google(first, second)
+    idp.stop()  # Dovecot now answers NO [UNAVAILABLE]: it cannot check any token
+    box = mailbox(dovecot, certificates, address, tokens)
+    with pytest.raises(MailboxUnavailable, match=r"UNAVAILABLE") as unavailable:
+        box.list_new()
+    box.close()
+    assert not isinstance(unavailable.value, AuthError)  # not exit 77 and "login refused": wait and try again
+    assert Path(shlex.split(tokens["token_command"])[-1]).read_text().split() == [second]  # and no new token
+
+
+def test_mailbot_once_while_dovecot_cannot_check_tokens_exits_69_and_says_the_mailbox_is_unreachable(
+    start_dovecot: Callable[..., Dovecot],
+    certificates: Certificates,
+    own_provider: IdentityProvider,
+    section: Oauth2Section,
+    start_smtp_sink: Callable[..., SmtpSink],
+    tmp_path: Path,
+) -> None:
+    idp = own_provider
+    dovecot = start_dovecot(users={}, oauth2=OAuth2Passdb(idp.introspection_url, certificates.ca_file))
+    address = f"bot-{secrets.token_hex(4)}@example.org"
+    dovecot.add_user(address, secrets.token_urlsafe(12))
+    oauth = section.google(idp.issue(address))
+    space = oauth2_workspace(tmp_path / "work", dovecot, address, start_smtp_sink(tls=True), certificates, oauth)
+    idp.stop()
+    result = space.cli("once")
+    assert result.exit_code == 69, result.output
+    assert "cannot check logins now" in result.output and "login refused" not in result.output
+    assert alert_kinds(space.replies()) == ["mailbox_unreachable; alert"]
