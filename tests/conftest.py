@@ -16,6 +16,7 @@ from mailbot.validation.schema import Rules
 from tests.servers import Certificates, Dovecot, SmtpSink, ensure_dovecot, short_tempdir
 from tests.servers.ews import EwsServer
 from tests.servers.graph import GraphServer
+from tests.servers.introspection import IdentityProvider, OAuth2Passdb
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_RULES = ROOT / "rules" / "sxtdbv-2024.toml"
@@ -48,6 +49,31 @@ def dovecot(dovecot_binary: str, certificates: Certificates) -> Iterator[Dovecot
     """One Dovecot for the whole run, user `bot`/`secret`; use `imap_user` for an empty mailbox of your own."""
     with _dovecot_folder() as folder:
         server = Dovecot(certificates).start(folder)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def identity_provider(certificates: Certificates) -> Iterator[IdentityProvider]:
+    """A local OAuth2 provider (HTTPS, the test CA): a Microsoft-style token endpoint and RFC 7662 introspection."""
+    provider = IdentityProvider(certificates).start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture(scope="module")
+def oauth2_dovecot(
+    dovecot_binary: str, certificates: Certificates, identity_provider: IdentityProvider
+) -> Iterator[Dovecot]:
+    """A Dovecot of its own that also takes XOAUTH2/OAUTHBEARER, each token checked by `identity_provider`
+    (its `oauth2` passdb, introspection by POST); passwords still work for PLAIN/LOGIN (`add_user`)."""
+    passdb = OAuth2Passdb(identity_provider.introspection_url, certificates.ca_file)
+    with _dovecot_folder() as folder:
+        server = Dovecot(certificates).start(folder, users={}, oauth2=passdb)
         try:
             yield server
         finally:

@@ -1,6 +1,7 @@
 """XOAUTH2 logins: an expired token is refreshed once; a refused refresh is a clear error with backoff,
-never a tight loop. SMTP runs against the real aiosmtpd (with an XOAUTH2 mechanism); the test Dovecot
-has no OAuth2 backend, so the IMAP side drives the adapter with a scripted client."""
+never a tight loop. SMTP runs against the real aiosmtpd (with an XOAUTH2 mechanism); here the IMAP side drives
+the adapter with a scripted client to count its attempts exactly. The same logins against the real Dovecot and its
+oauth2 passdb are in tests/test_logging_in_to_dovecot_with_oauth2.py."""
 
 from __future__ import annotations
 

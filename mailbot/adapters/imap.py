@@ -95,7 +95,9 @@ class ImapConnection:
             return
         try:
             client.oauth2_login(login.username, login.tokens.token())
-        except LoginError:
+        except LoginError as exc:
+            if _temporary(exc):
+                raise  # the server cannot check any token now: a new one would not help
             client.oauth2_login(login.username, login.tokens.refresh())  # an expired token: refreshed once
 
     def connected(self) -> Any:
@@ -111,7 +113,12 @@ class ImapConnection:
             self.client = self._open()
             self.uidvalidity = int(self.client.select_folder(self.settings.folder)[b"UIDVALIDITY"])
         except LoginError as exc:
-            self._failed()
+            delay = self._failed()
+            if _temporary(exc):
+                raise MailboxUnavailable(
+                    f"IMAP server {self.settings.host} cannot check logins now ({_first_line(exc)});"
+                    f" no new attempt for {delay:.0f}s (then at the next poll)"
+                ) from exc
             raise AuthError(f"IMAP login refused for {self.login.username}: {_first_line(exc)}") from exc
         except ssl.SSLCertVerificationError as exc:
             delay = self._failed()
@@ -155,6 +162,11 @@ class ImapConnection:
                     ) from exc
                 get_logger().warning("imap_reconnecting", error=_first_line(exc))
         raise AssertionError("unreachable")
+
+
+def _temporary(exc: LoginError) -> bool:
+    """NO [UNAVAILABLE] (RFC 5530): the server cannot authenticate anyone right now; the credentials may be fine."""
+    return "[UNAVAILABLE]" in str(exc)
 
 
 def _first_line(exc: BaseException) -> str:

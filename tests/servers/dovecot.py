@@ -28,6 +28,7 @@ from tests.servers.common import (
     ensure_dovecot,
     free_port,
 )
+from tests.servers.introspection import WITHOUT_OAUTH2, OAuth2Passdb
 
 _CONFIG = """\
 # Written by tests/servers.py: a private Dovecot on loopback for the tests.
@@ -40,7 +41,7 @@ ssl = yes
 ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{extra_mechanisms}
 auth_failure_delay = 0
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
@@ -51,9 +52,9 @@ mail_max_userip_connections = 200
 {capability_line}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN {root}/passwd/%Ln
+  args = scheme=PLAIN {root}/passwd/{passwd_key}{passwd_mechanisms}
 }}
-userdb {{
+{oauth2_passdb}userdb {{
   driver = static
   args = uid={mail_user} gid={mail_group} home={root}/home/%u
 }}
@@ -69,7 +70,7 @@ service imap-login {{
 }}
 service anvil {{
   chroot =
-}}
+{anvil_penalty}}}
 """
 
 
@@ -113,6 +114,7 @@ class Dovecot:
         self.capabilities: str | None = None
         self.cert: CertName = "good"
         self.startup_seconds = 0.0
+        self.oauth2: OAuth2Passdb | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._users_lock = threading.Lock()
 
@@ -125,10 +127,13 @@ class Dovecot:
         users: dict[str, str] | None = None,
         capabilities: str | None = None,
         cert: CertName = "good",
+        oauth2: OAuth2Passdb | None = None,
     ) -> Dovecot:
-        """Write the config under `tmp`, start `dovecot -F` and wait (≤ 20 s) until IMAP greets."""
+        """Write the config under `tmp`, start `dovecot -F` and wait (≤ 20 s) until IMAP greets.
+
+        `oauth2`: also take XOAUTH2/OAUTHBEARER logins, checked by an introspection endpoint."""
         binary = ensure_dovecot()
-        self.root, self.capabilities, self.cert = tmp, capabilities, cert
+        self.root, self.capabilities, self.cert, self.oauth2 = tmp, capabilities, cert, oauth2
         self.users = dict({"bot": "secret"} if users is None else users)
         self.port, self.ssl_port = free_port(), free_port()
         self._prepare(tmp)
@@ -266,6 +271,7 @@ class Dovecot:
                 capability_line=capability_line,
                 port=self.port,
                 ssl_port=self.ssl_port,
+                **(self.oauth2.placeholders(tmp) if self.oauth2 else WITHOUT_OAUTH2),
             )
         )
         self._write_passwd()
