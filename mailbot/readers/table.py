@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from openpyxl.utils import get_column_letter
 
@@ -88,11 +89,32 @@ class RawTable:
 # ---------------------------------------------------------------- header matching
 
 
-def _column_keys(column: Column) -> set[str]:
-    names = {fold(column.label), *(fold(a) for a in column.aliases)}
-    if column.group:
-        names |= {f"{fold(column.group)} {n}" for n in list(names)}
-    return {n for n in names if n}
+#: What a rules column is matched by: its key, label, aliases and group (the rules are trusted, and few).
+_Signature = tuple[tuple[str, str, tuple[str, ...], str | None], ...]
+
+
+def _signature(columns: list[Column]) -> _Signature:
+    return tuple((c.key, c.label, tuple(c.aliases), c.group) for c in columns)
+
+
+@dataclass(frozen=True)
+class _HeaderIndex:
+    """The rules' columns, in order, and for each folded header form the positions of the columns it names."""
+
+    keys: tuple[str, ...]
+    forms: dict[str, tuple[int, ...]]
+
+
+@lru_cache(maxsize=8)  # one entry per rules file in use; keyed by the rules' own text, never by a submission
+def _header_index(signature: _Signature) -> _HeaderIndex:
+    forms: dict[str, list[int]] = {}
+    for position, (_key, label, aliases, group) in enumerate(signature):
+        names = {fold(label), *(fold(a) for a in aliases)}
+        if group:
+            names |= {f"{fold(group)} {n}" for n in list(names)}
+        for name in sorted(n for n in names if n):
+            forms.setdefault(name, []).append(position)
+    return _HeaderIndex(tuple(s[0] for s in signature), {f: tuple(p) for f, p in forms.items()})
 
 
 def _label_forms(text: str) -> set[str]:
@@ -144,23 +166,27 @@ def _header_labels(grid: Grid, cover: dict[tuple[int, int], CellValue], r: int, 
     return labels
 
 
-def _assign(labels: list[set[str]], columns: list[Column]) -> dict[str, int]:
+def _assign(labels: list[set[str]], index: _HeaderIndex) -> dict[str, int]:
     """Each rule column to the leftmost header that names it; one header serves one column."""
+    headers: dict[int, list[int]] = {}  # rule column position -> the header columns naming it, left to right
+    for c, forms in enumerate(labels):
+        named = {p for form in forms for p in index.forms.get(form, ())}
+        for position in named:
+            headers.setdefault(position, []).append(c)
     taken: set[int] = set()
     found: dict[str, int] = {}
-    for column in columns:
-        keys = _column_keys(column)
-        for c, forms in enumerate(labels):
-            if c not in taken and forms & keys:
-                found[column.key] = c
-                taken.add(c)
-                break
+    for position, key in enumerate(index.keys):
+        free = next((c for c in headers.get(position, ()) if c not in taken), None)
+        if free is not None:
+            found[key] = free
+            taken.add(free)
     return found
 
 
 def locate_header(grid: Grid, columns: list[Column]) -> tuple[int, int, dict[str, int]] | None:
     """(first header row 0-based, depth 1 or 2, key -> column) of the best header in the grid."""
     cover = _filled(grid)
+    index = _header_index(_signature(columns))
     best: tuple[int, int, dict[str, int]] | None = None
     for r in range(min(HEADER_SCAN_ROWS, len(grid.rows))):
         if r in grid.hidden_rows:
@@ -168,7 +194,7 @@ def locate_header(grid: Grid, columns: list[Column]) -> tuple[int, int, dict[str
         if not _row_text(grid.rows[r]) and not any((r, c) in cover for c in range(len(grid.rows[r]))):
             continue
         for depth in (1, 2):
-            found = _assign(_header_labels(grid, cover, r, depth), columns)
+            found = _assign(_header_labels(grid, cover, r, depth), index)
             if "ten_nhiem_vu" in found and len(found) >= 3 and (best is None or len(found) > len(best[2])):
                 best = (r, depth, found)
     return best
