@@ -148,22 +148,38 @@ def _cell(grid: Grid, cover: dict[tuple[int, int], CellValue], r: int, c: int) -
     return "" if value is None else str(value)
 
 
-def _header_labels(grid: Grid, cover: dict[tuple[int, int], CellValue], r: int, depth: int) -> list[set[str]]:
-    """For each column, the forms its header could be read as, over `depth` rows from r."""
-    width = max((len(row) for row in grid.rows), default=0)
-    labels: list[set[str]] = []
-    for c in range(width):
-        if c in grid.hidden_cols:  # a hidden column is not part of the table, whatever its header
-            labels.append(set())
-            continue
-        parent = _cell(grid, cover, r, c)
-        forms = _label_forms(parent)
-        if depth == 2 and r + 1 < len(grid.rows):
-            child = _cell(grid, cover, r + 1, c)
-            if child and child != parent and not _NUMBERING.match(child.strip()):
-                forms = _label_forms(child) | {f"{p} {k}" for p in forms for k in _label_forms(child)}
-        labels.append(forms)
-    return labels
+class _HeaderRows:
+    """The rows a header may be in, each cell's text and forms worked out once, whatever the depth tried."""
+
+    def __init__(self, grid: Grid, cover: dict[tuple[int, int], CellValue]) -> None:
+        self.grid = grid
+        self.cover = cover
+        self.width = max((len(row) for row in grid.rows), default=0)
+        self._rows: dict[int, tuple[list[str], list[set[str]]]] = {}
+
+    def row(self, r: int) -> tuple[list[str], list[set[str]]]:
+        """(text, forms) of each column's cell in row r."""
+        if r not in self._rows:
+            texts = [_cell(self.grid, self.cover, r, c) for c in range(self.width)]
+            self._rows[r] = (texts, [_label_forms(t) for t in texts])
+        return self._rows[r]
+
+    def labels(self, r: int, depth: int) -> list[set[str]]:
+        """For each column, the forms its header could be read as, over `depth` rows from r."""
+        parents, parent_forms = self.row(r)
+        two = depth == 2 and r + 1 < len(self.grid.rows)
+        children, child_forms = self.row(r + 1) if two else (parents, parent_forms)
+        labels: list[set[str]] = []
+        for c in range(self.width):
+            if c in self.grid.hidden_cols:  # a hidden column is not part of the table, whatever its header
+                labels.append(set())
+                continue
+            forms = parent_forms[c]
+            child = children[c]
+            if two and child and child != parents[c] and not _NUMBERING.match(child.strip()):
+                forms = child_forms[c] | {f"{p} {k}" for p in forms for k in child_forms[c]}
+            labels.append(forms)
+        return labels
 
 
 def _assign(labels: list[set[str]], index: _HeaderIndex) -> dict[str, int]:
@@ -175,10 +191,10 @@ def _assign(labels: list[set[str]], index: _HeaderIndex) -> dict[str, int]:
             headers.setdefault(position, []).append(c)
     taken: set[int] = set()
     found: dict[str, int] = {}
-    for position, key in enumerate(index.keys):
-        free = next((c for c in headers.get(position, ()) if c not in taken), None)
+    for position in sorted(headers):  # in the rules' order: an earlier column takes a shared header first
+        free = next((c for c in headers[position] if c not in taken), None)
         if free is not None:
-            found[key] = free
+            found[index.keys[position]] = free
             taken.add(free)
     return found
 
@@ -187,6 +203,7 @@ def locate_header(grid: Grid, columns: list[Column]) -> tuple[int, int, dict[str
     """(first header row 0-based, depth 1 or 2, key -> column) of the best header in the grid."""
     cover = _filled(grid)
     index = _header_index(_signature(columns))
+    rows = _HeaderRows(grid, cover)
     best: tuple[int, int, dict[str, int]] | None = None
     for r in range(min(HEADER_SCAN_ROWS, len(grid.rows))):
         if r in grid.hidden_rows:
@@ -194,7 +211,7 @@ def locate_header(grid: Grid, columns: list[Column]) -> tuple[int, int, dict[str
         if not _row_text(grid.rows[r]) and not any((r, c) in cover for c in range(len(grid.rows[r]))):
             continue
         for depth in (1, 2):
-            found = _assign(_header_labels(grid, cover, r, depth), index)
+            found = _assign(rows.labels(r, depth), index)
             if "ten_nhiem_vu" in found and len(found) >= 3 and (best is None or len(found) > len(best[2])):
                 best = (r, depth, found)
     return best
