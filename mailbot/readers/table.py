@@ -111,7 +111,8 @@ def _header_index(signature: _Signature) -> _HeaderIndex:
     for position, (_key, label, aliases, group) in enumerate(signature):
         names = {fold(label), *(fold(a) for a in aliases)}
         if group:
-            names |= {f"{fold(group)} {n}" for n in list(names)}
+            parent = fold(group)
+            names |= {f"{parent} {n}" for n in list(names)}
         for name in sorted(n for n in names if n):
             forms.setdefault(name, []).append(position)
     return _HeaderIndex(tuple(s[0] for s in signature), {f: tuple(p) for f, p in forms.items()})
