@@ -16,6 +16,8 @@ def nfc(text: str) -> str:
 
 def strip_marks(text: str) -> str:
     """Remove diacritics (tones and vowel marks) and map đ/Đ to d/D."""
+    if text.isascii():  # nothing to decompose or remove: most labels, numbers and codes
+        return text
     decomposed = unicodedata.normalize("NFD", text)
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return bare.replace("đ", "d").replace("Đ", "D")

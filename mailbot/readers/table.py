@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from openpyxl.utils import get_column_letter
 
@@ -88,11 +89,33 @@ class RawTable:
 # ---------------------------------------------------------------- header matching
 
 
-def _column_keys(column: Column) -> set[str]:
-    names = {fold(column.label), *(fold(a) for a in column.aliases)}
-    if column.group:
-        names |= {f"{fold(column.group)} {n}" for n in list(names)}
-    return {n for n in names if n}
+#: What a rules column is matched by: its key, label, aliases and group (the rules are trusted, and few).
+_Signature = tuple[tuple[str, str, tuple[str, ...], str | None], ...]
+
+
+def _signature(columns: list[Column]) -> _Signature:
+    return tuple((c.key, c.label, tuple(c.aliases), c.group) for c in columns)
+
+
+@dataclass(frozen=True)
+class _HeaderIndex:
+    """The rules' columns, in order, and for each folded header form the positions of the columns it names."""
+
+    keys: tuple[str, ...]
+    forms: dict[str, tuple[int, ...]]
+
+
+@lru_cache(maxsize=8)  # one entry per rules file in use; keyed by the rules' own text, never by a submission
+def _header_index(signature: _Signature) -> _HeaderIndex:
+    forms: dict[str, list[int]] = {}
+    for position, (_key, label, aliases, group) in enumerate(signature):
+        names = {fold(label), *(fold(a) for a in aliases)}
+        if group:
+            parent = fold(group)
+            names |= {f"{parent} {n}" for n in list(names)}
+        for name in sorted(n for n in names if n):
+            forms.setdefault(name, []).append(position)
+    return _HeaderIndex(tuple(s[0] for s in signature), {f: tuple(p) for f, p in forms.items()})
 
 
 def _label_forms(text: str) -> set[str]:
@@ -126,41 +149,62 @@ def _cell(grid: Grid, cover: dict[tuple[int, int], CellValue], r: int, c: int) -
     return "" if value is None else str(value)
 
 
-def _header_labels(grid: Grid, cover: dict[tuple[int, int], CellValue], r: int, depth: int) -> list[set[str]]:
-    """For each column, the forms its header could be read as, over `depth` rows from r."""
-    width = max((len(row) for row in grid.rows), default=0)
-    labels: list[set[str]] = []
-    for c in range(width):
-        if c in grid.hidden_cols:  # a hidden column is not part of the table, whatever its header
-            labels.append(set())
-            continue
-        parent = _cell(grid, cover, r, c)
-        forms = _label_forms(parent)
-        if depth == 2 and r + 1 < len(grid.rows):
-            child = _cell(grid, cover, r + 1, c)
-            if child and child != parent and not _NUMBERING.match(child.strip()):
-                forms = _label_forms(child) | {f"{p} {k}" for p in forms for k in _label_forms(child)}
-        labels.append(forms)
-    return labels
+class _HeaderRows:
+    """The rows a header may be in, each cell's text and forms worked out once, whatever the depth tried."""
+
+    def __init__(self, grid: Grid, cover: dict[tuple[int, int], CellValue]) -> None:
+        self.grid = grid
+        self.cover = cover
+        self.width = max((len(row) for row in grid.rows), default=0)
+        self._rows: dict[int, tuple[list[str], list[set[str]]]] = {}
+
+    def row(self, r: int) -> tuple[list[str], list[set[str]]]:
+        """(text, forms) of each column's cell in row r."""
+        if r not in self._rows:
+            texts = [_cell(self.grid, self.cover, r, c) for c in range(self.width)]
+            self._rows[r] = (texts, [_label_forms(t) for t in texts])
+        return self._rows[r]
+
+    def labels(self, r: int, depth: int) -> list[set[str]]:
+        """For each column, the forms its header could be read as, over `depth` rows from r."""
+        parents, parent_forms = self.row(r)
+        two = depth == 2 and r + 1 < len(self.grid.rows)
+        children, child_forms = self.row(r + 1) if two else (parents, parent_forms)
+        labels: list[set[str]] = []
+        for c in range(self.width):
+            if c in self.grid.hidden_cols:  # a hidden column is not part of the table, whatever its header
+                labels.append(set())
+                continue
+            forms = parent_forms[c]
+            child = children[c]
+            if two and child and child != parents[c] and not _NUMBERING.match(child.strip()):
+                forms = child_forms[c] | {f"{p} {k}" for p in forms for k in child_forms[c]}
+            labels.append(forms)
+        return labels
 
 
-def _assign(labels: list[set[str]], columns: list[Column]) -> dict[str, int]:
+def _assign(labels: list[set[str]], index: _HeaderIndex) -> dict[str, int]:
     """Each rule column to the leftmost header that names it; one header serves one column."""
+    headers: dict[int, list[int]] = {}  # rule column position -> the header columns naming it, left to right
+    for c, forms in enumerate(labels):
+        named = {p for form in forms for p in index.forms.get(form, ())}
+        for position in named:
+            headers.setdefault(position, []).append(c)
     taken: set[int] = set()
     found: dict[str, int] = {}
-    for column in columns:
-        keys = _column_keys(column)
-        for c, forms in enumerate(labels):
-            if c not in taken and forms & keys:
-                found[column.key] = c
-                taken.add(c)
-                break
+    for position in sorted(headers):  # in the rules' order: an earlier column takes a shared header first
+        free = next((c for c in headers[position] if c not in taken), None)
+        if free is not None:
+            found[index.keys[position]] = free
+            taken.add(free)
     return found
 
 
 def locate_header(grid: Grid, columns: list[Column]) -> tuple[int, int, dict[str, int]] | None:
     """(first header row 0-based, depth 1 or 2, key -> column) of the best header in the grid."""
     cover = _filled(grid)
+    index = _header_index(_signature(columns))
+    rows = _HeaderRows(grid, cover)
     best: tuple[int, int, dict[str, int]] | None = None
     for r in range(min(HEADER_SCAN_ROWS, len(grid.rows))):
         if r in grid.hidden_rows:
@@ -168,7 +212,7 @@ def locate_header(grid: Grid, columns: list[Column]) -> tuple[int, int, dict[str
         if not _row_text(grid.rows[r]) and not any((r, c) in cover for c in range(len(grid.rows[r]))):
             continue
         for depth in (1, 2):
-            found = _assign(_header_labels(grid, cover, r, depth), columns)
+            found = _assign(rows.labels(r, depth), index)
             if "ten_nhiem_vu" in found and len(found) >= 3 and (best is None or len(found) > len(best[2])):
                 best = (r, depth, found)
     return best

@@ -264,11 +264,9 @@ def budget_in_text(text: str) -> float | None:
     'tỷ' (×1000) and of plain 'đồng' (÷1,000,000). Looks at the first BUDGET_TEXT_CHARS characters only.
     """
     text = text[:BUDGET_TEXT_CHARS]
-    folded_start = fold(text).find("tong")
     candidates = list(_AMOUNT.finditer(text))
-    if folded_start >= 0:
-        after = [m for m in candidates if fold(text[: m.start()]).find("tong") >= 0]
-        candidates = after or candidates
+    if "tong" in fold(text):
+        candidates = _after_word(text, candidates, "tong") or candidates
     for match in candidates:
         number = parse_number(match.group(0).strip())
         if isinstance(number, Bad):
@@ -280,6 +278,22 @@ def budget_in_text(text: str) -> float | None:
             return number / 1_000_000
         return number
     return None
+
+
+def _after_word(text: str, amounts: list[re.Match[str]], word: str) -> list[re.Match[str]]:
+    """The amounts with `word` in the folded text before them, found with a few folds, not one per amount.
+
+    fold() of a prefix is a prefix of fold() of the whole, so once `word` is before one amount it is before
+    every later one: a binary search over the amounts, in order, finds the first.
+    """
+    low, high = 0, len(amounts)
+    while low < high:
+        middle = (low + high) // 2
+        if word in fold(text[: amounts[middle].start()]):
+            high = middle
+        else:
+            low = middle + 1
+    return amounts[low:]
 
 
 def similarity(a: str, b: str) -> float:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from mailbot.model import Description, Finding, Grid, ReadResult, Task, ValidationResult
 from mailbot.readers import read_file
 from mailbot.readers.organization import find_organization
-from mailbot.readers.sections import looks_like_descriptions, parse_descriptions
+from mailbot.readers.sections import parse_descriptions
 from mailbot.readers.table import RawTable, find_task_table, organization_from_lines
 from mailbot.validation.checks import (
     TASK_CHECKS,
@@ -141,9 +141,9 @@ def best_table(grids: list[Grid], rules: Rules, clock: Clock | None = None) -> R
 
 
 def _descriptions(read: ReadResult) -> list[Description]:
-    if read.text is None or not looks_like_descriptions(read.text):
+    if read.text is None:
         return []
-    found = parse_descriptions(read.text)
+    found = parse_descriptions(read.text)  # none when the text is no thuyết minh
     return [replace(d, kinh_phi_tong=description_budget(d.kinh_phi_text or "")) for d in found]
 
 
