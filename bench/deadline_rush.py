@@ -65,8 +65,9 @@ class Bench:
     def waiting(self, user: str) -> Callable[[], int]:
         return lambda: len(self.dovecot.folder_uids("INBOX", user=user))
 
-    def once(self, config: Path, messages: int, user: str | None = None) -> float:
-        run = once(config, 120 + 2.0 * messages, self.waiting(user) if user else None)
+    def once(self, config: Path, messages: int, user: str | None = None, profile: str = "") -> float:
+        where = self.args.profile / profile if self.args.profile and profile else None
+        run = once(config, 120 + 4.0 * messages, self.waiting(user) if user else None, where)
         self.table.detail(f"once {config.parent.name}/{config.name} ({messages})", run.output)
         return run.seconds
 
@@ -87,7 +88,7 @@ class Bench:
             raise BenchError(f"the floor opened {opened} attachments of {2 * n}")
         space, before = self.space("backlog"), len(self.sink.envelopes)
         append_all(self.dovecot, "backlog", raws)
-        seconds = self.once(space.config, n, "backlog")
+        seconds = self.once(space.config, n, "backlog", profile=f"backlog-{n}")
         self.replies_for(before, n, "backlog")
         t = self.table
         t.row(f"backlog {n:,}: floor (fetch + open, 1 process)", floor_seconds, "s")
@@ -101,9 +102,9 @@ class Bench:
         space = self.space("ledger")
         seed, seeds = seed_config(space), self.submissions.tagged("S")
         seeding = self._seed(seed, seeds, range(small))
-        cost_small = self._batch(space, "B", batch)
+        cost_small = self._batch(space, "B", batch, small)
         seeding += self._seed(seed, seeds, range(small, large - batch))
-        cost_large = self._batch(space, "C", batch)
+        cost_large = self._batch(space, "C", batch, large)
         t = self.table
         t.row(f"seeding {large - batch:,} via Maildir once", seeding, "s", note="not a target; context")
         t.row(f"per message, batch {batch} with {small:,} on file", cost_small * 1000, "ms")
@@ -118,10 +119,10 @@ class Bench:
             seconds += self.once(config, len(part))
         return seconds
 
-    def _batch(self, space: ImapWorkspace, tag: str, batch: int) -> float:
+    def _batch(self, space: ImapWorkspace, tag: str, batch: int, on_file: int) -> float:
         append_all(self.dovecot, space.user, self.submissions.tagged(tag).raws(range(batch)))
         before = len(self.sink.envelopes)
-        seconds = self.once(space.config, batch, space.user)
+        seconds = self.once(space.config, batch, space.user, profile=f"batch-{batch}-with-{on_file}")
         self.replies_for(before, batch, f"batch {tag}")
         return seconds / batch
 
@@ -140,7 +141,9 @@ class Bench:
         subs = self.submissions.tagged(tag)
         raws = [(subs.address(n), subs.raw(n)) for n in range(self.args.latency_messages)]
         found = latency(space, self.sink, raws, self.args.every, timeout=self.args.latency_timeout)
-        ordered = sorted(found)
+        ordered, late = sorted(found), sum(1 for x in found if x >= self.args.latency_timeout)
+        if late:
+            self.table.failed(f"latency, {on_file:,} on file", f"{late} of {len(found)} without a reply in time")
         p50, p95 = _quantile(ordered, 0.50), _quantile(ordered, 0.95)
         every = f"{len(raws)} msgs, one per {self.args.every:g} s"
         self.table.row(f"latency p50, {on_file:,} on file", p50, "s", note=every)
@@ -217,11 +220,19 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--memory-timeout", type=float, default=300, help="seconds for one hostile once")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     parser.add_argument("--json", type=Path, help="also write the table (and details) as JSON here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="run the timed `once` of parts backlog and ledger under cProfile, writing <name>.N.prof here "
+        "(slower: the figures of such a run are for finding where time goes, not for the table)",
+    )
     args = parser.parse_args()
     sizes = (100, 50, 500, 20, 15) if args.quick else (1000, 500, 5000, 100, 40)
     for key, default in zip(("backlog", "small", "large", "batch", "latency_messages"), sizes, strict=True):
         if getattr(args, key) is None:
             setattr(args, key, default)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if unknown := set(args.parts) - set(PARTS):
         parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
@@ -244,12 +255,18 @@ def main() -> int:
             except Exception as exc:  # a bug or a broken server: say which part, keep the others
                 traceback.print_exc()
                 bench.table.failed(part, f"{type(exc).__name__}: {exc}")
-    table = bench.table
-    table.settings = {k: v for k, v in vars(args).items() if k != "json"} | {"seconds": time.monotonic() - started}
-    print(table.text())
+            _write(bench.table, args, started)  # after every part: a long run interrupted keeps what it measured
+    _write(bench.table, args, started)
+    print(bench.table.text())
+    print(f"{time.monotonic() - started:.0f} s in all", file=sys.stderr)
+    return 0 if bench.table.all_passed() else 1
+
+
+def _write(table: Table, args: argparse.Namespace, started: float) -> None:
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    table.settings = settings | {"seconds": round(time.monotonic() - started)}
     if args.json:
         args.json.write_text(json.dumps(table.as_json(), ensure_ascii=False, indent=2), encoding="utf-8")
-    return 0 if table.all_passed() else 1
 
 
 if __name__ == "__main__":

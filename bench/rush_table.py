@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,10 +32,14 @@ class Table:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def row(self, metric: str, measured: float, unit: str, *, target: float | None = None, note: str = "") -> None:
-        self.rows.append(Row(metric, measured, unit, target, note))
+        self._add(Row(metric, measured, unit, target, note))
 
     def failed(self, metric: str, error: str) -> None:
-        self.rows.append(Row(metric, None, "", error=error))
+        self._add(Row(metric, None, "", error=error))
+
+    def _add(self, row: Row) -> None:
+        self.rows.append(row)
+        print(f"    {self._line(row)}", file=sys.stderr, flush=True)  # as it comes: a long run shows progress
 
     def detail(self, key: str, value: Any) -> None:
         self.details[key] = value
@@ -44,12 +49,14 @@ class Table:
 
     def text(self) -> str:
         lines = [f"{'metric':<48}{'measured':>12}  {'target':>10}  {'':4}  note", "-" * 110]
-        for r in self.rows:
-            measured = "—" if r.measured is None else f"{r.measured:,.2f} {r.unit}"
-            target = "" if r.target is None else f"≤ {r.target:g} {r.unit}"
-            note = r.error.splitlines()[0][:200] if r.error else r.note
-            lines.append(f"{r.metric:<48}{measured:>12}  {target:>10}  {r.verdict:<4}  {note}")
-        return "\n".join(lines)
+        return "\n".join(lines + [self._line(r) for r in self.rows])
+
+    @staticmethod
+    def _line(r: Row) -> str:
+        measured = "—" if r.measured is None else f"{r.measured:,.2f} {r.unit}"
+        target = "" if r.target is None else f"≤ {r.target:g} {r.unit}"
+        note = r.error.splitlines()[0][:200] if r.error else r.note
+        return f"{r.metric:<48}{measured:>12}  {target:>10}  {r.verdict:<4}  {note}"
 
     def as_json(self) -> dict[str, Any]:
         rows = [asdict(r) | {"verdict": r.verdict} for r in self.rows]
