@@ -68,7 +68,8 @@ class Bench:
     def once(self, config: Path, messages: int, user: str | None = None, profile: str = "") -> float:
         where = self.args.profile / profile if self.args.profile and profile else None
         run = once(config, 120 + 4.0 * messages, self.waiting(user) if user else None, where)
-        self.table.detail(f"once {config.parent.name}/{config.name} ({messages})", run.output)
+        key = f"once #{len(self.table.details)} {config.parent.name}/{config.name} ({messages})"
+        self.table.detail(key, run.output)
         return run.seconds
 
     def replies_for(self, before: int, expected: int, what: str) -> None:
