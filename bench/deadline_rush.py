@@ -102,13 +102,13 @@ class Bench:
             raise BenchError("--large must exceed --small + --batch")
         space = self.space("ledger")
         seed, seeds = seed_config(space), self.submissions.tagged("S")
+        t = self.table
         seeding = self._seed(seed, seeds, range(small))
         cost_small = self._batch(space, "B", batch, small)
-        seeding += self._seed(seed, seeds, range(small, large - batch))
-        cost_large = self._batch(space, "C", batch, large)
-        t = self.table
-        t.row(f"seeding {large - batch:,} via Maildir once", seeding, "s", note="not a target; context")
         t.row(f"per message, batch {batch} with {small:,} on file", cost_small * 1000, "ms")
+        seeding += self._seed(seed, seeds, range(small, large - batch))
+        t.row(f"seeding {large - batch:,} via Maildir once", seeding, "s", note="not a target; context")
+        cost_large = self._batch(space, "C", batch, large)
         t.row(f"per message, batch {batch} with {large:,} on file", cost_large * 1000, "ms")
         t.row(f"per message {large:,} / {small:,}", cost_large / cost_small, "×", target=1.2)
 
@@ -128,8 +128,11 @@ class Bench:
         return seconds / batch
 
     def latency(self) -> None:
-        targets = {0: None, self.args.backlog: 1.0, self.args.large: 2.0}
-        for (on_file, target), name, tag in zip(targets.items(), ("empty", "backlog", "ledger"), "XYZ", strict=True):
+        """With 0, --backlog (part backlog's ledger) and --large (part ledger's) on file; the issue's targets are
+        p95 ≤ 1 s at 1,000 and ≤ 2 s at 5,000: 1 s up to 1,000 on file, 2 s above, none on an empty ledger."""
+        sizes = (0, self.args.backlog, self.args.large)
+        for on_file, name, tag in zip(sizes, ("empty", "backlog", "ledger"), "XYZ", strict=True):
+            target = None if on_file == 0 else 1.0 if on_file <= 1000 else 2.0
             if name != "empty" and name not in self.spaces:
                 self.table.failed(f"latency with {on_file:,} on file", f"part {name!r} did not run")
                 continue
@@ -253,6 +256,9 @@ def main() -> int:
                 getattr(bench, part)()
             except BenchError as exc:
                 bench.table.failed(part, str(exc))
+            except KeyboardInterrupt:  # Ctrl-C: stop the servers, print and keep what was measured
+                bench.table.failed(part, "interrupted")
+                break
             except Exception as exc:  # a bug or a broken server: say which part, keep the others
                 traceback.print_exc()
                 bench.table.failed(part, f"{type(exc).__name__}: {exc}")
