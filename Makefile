@@ -78,6 +78,7 @@ bench: venv dovecot libreoffice fonts
 	$(BIN)/python bench/hostile_files.py
 	$(BIN)/python bench/hostile_validation.py
 	$(BIN)/python bench/receipt_pdf.py
+	$(BIN)/python bench/deadline_rush.py
 
 # The wheel a normal install uses (it carries rules/ and replies/ inside the package), in dist/.
 wheel: venv
