@@ -195,3 +195,24 @@ def test_check_names_a_bad_lag_window(tmp_path: Path, value: str) -> None:
     result = space.cli("check")
     assert result.exit_code == 78
     assert "storage.tracker_max_lag_seconds" in result.output
+
+
+def test_under_run_an_unwritable_tracker_is_told_and_written_as_soon_as_it_can_be(tmp_path: Path, rules: Rules) -> None:
+    space = make_workspace(tmp_path)
+    _with_settings(space, f"tracker_max_lag_seconds = {LAG}", "interval_seconds = 5")
+    alerts = '\n[alerts]\nto = ["quan-tri@example.org"]\ntracker_minutes = 0\n'
+    space.config.write_text(space.config.read_text(encoding="utf-8") + alerts, encoding="utf-8")
+    space.tracker.parent.mkdir(parents=True, exist_ok=True)
+    space.tracker.mkdir()  # something that is not a workbook holds its place
+    space.deliver(demo_mails(rules, "example.org")[:1])
+
+    def told(kind: str) -> bool:
+        return any(m.get("X-Mailbot-Alert") == f"tracker_locked; {kind}" for m in space.replies())
+
+    service = _start(space)
+    try:
+        _wait(lambda: told("alert"), 60, "the unwritable tracker was not told")
+        space.tracker.rmdir()  # the ledger does not change again: the keeper tries again all the same
+        _wait(lambda: _log_rows(space.tracker) == 1 and told("resolved"), 60, "the tracker was not written")
+    finally:
+        _stop(service, space)
