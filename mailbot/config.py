@@ -134,7 +134,7 @@ class Storage(Section):
     dir: Path = Path("./var")
     tracker: Path = Path("./var/tracker.xlsx")
     #: `run` rewrites the tracker at most once per this many seconds under load, and at the latest this long
-    #: (plus one rebuild) after the ledger changed; `once` always leaves it current.
+    #: (plus a rebuild or two) after the ledger changed; `once` always leaves it current.
     tracker_max_lag_seconds: float = Field(default=30, gt=0, le=3600)
 
 

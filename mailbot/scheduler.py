@@ -1,9 +1,9 @@
 """`mailbot run`: APScheduler interval jobs, one at a time, with a graceful SIGTERM.
 
-Two jobs and a thread: the poll (a batch of mail) and the due check (`run_due`: reminders and the daily digest), which
-asks every few minutes whether anything is due; the ledger's `jobs` table, not memory, says what was done,
-so a restart never does it twice. They share one lock: the ledger sees one of them at a time. The
-TrackerKeeper thread rewrites the tracker off the reply path, at most once per [storage]
+Two jobs and a thread: the poll (a batch of mail) and the due check (`run_due`: reminders and the daily
+digest), which asks every few minutes whether anything is due; the ledger's `jobs` table, not memory, says
+what was done, so a restart never does it twice. They share one lock: the ledger sees one of them at a time.
+The TrackerKeeper thread rewrites the tracker off the reply path, at most once per [storage]
 tracker_max_lag_seconds, from a read connection of its own.
 
 SIGTERM/SIGINT let the current message finish, then the process exits 0. A heartbeat file is
