@@ -133,6 +133,9 @@ class RulesSection(Section):
 class Storage(Section):
     dir: Path = Path("./var")
     tracker: Path = Path("./var/tracker.xlsx")
+    #: `run` rewrites the tracker at most once per this many seconds under load, and at the latest this long
+    #: (plus a rebuild or two) after the ledger changed; `once` always leaves it current.
+    tracker_max_lag_seconds: float = Field(default=30, gt=0, le=3600)
 
 
 class Schedule(Section):
@@ -387,8 +390,11 @@ def load_settings(path: Path | str) -> Settings:
             "mailbox": _resolve_paths(base, settings.mailbox),
             "smtp": _resolve_paths(base, settings.smtp),
             "rules": RulesSection(file=rules_file),
-            "storage": Storage(
-                dir=_resolve(base, settings.storage.dir), tracker=_resolve(base, settings.storage.tracker)
+            "storage": settings.storage.model_copy(
+                update={
+                    "dir": _resolve(base, settings.storage.dir),
+                    "tracker": _resolve(base, settings.storage.tracker),
+                }
             ),
             "replies": settings.replies.model_copy(
                 update={

@@ -1,8 +1,10 @@
 """`mailbot run`: APScheduler interval jobs, one at a time, with a graceful SIGTERM.
 
-Two jobs: the poll (a batch of mail) and the due check (`run_due`: reminders and the daily digest), which
-asks every few minutes whether anything is due; the ledger's `jobs` table, not memory, says what was done,
-so a restart never does it twice. They share one lock: the ledger sees one of them at a time.
+Two jobs and a thread: the poll (a batch of mail) and the due check (`run_due`: reminders and the daily
+digest), which asks every few minutes whether anything is due; the ledger's `jobs` table, not memory, says
+what was done, so a restart never does it twice. They share one lock: the ledger sees one of them at a time.
+The TrackerKeeper thread rewrites the tracker off the reply path, at most once per [storage]
+tracker_max_lag_seconds, from a read connection of its own.
 
 SIGTERM/SIGINT let the current message finish, then the process exits 0. A heartbeat file is
 touched each cycle (the Docker HEALTHCHECK reads its age). A lock file keeps a second instance out.
@@ -12,9 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import math
 import os
 import signal
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,10 +29,11 @@ from typing import IO
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from mailbot.adapters.sqlite_ledger import SqliteLedger
 from mailbot.bootstrap import App
 from mailbot.errors import MailbotError
 from mailbot.logs import get_logger
-from mailbot.pipeline import process_batch, send_replies
+from mailbot.pipeline import TRACKER_MARK, keep_tracker, process_batch, send_replies
 
 #: The due check runs at least this often (and as often as the poll when that is shorter).
 DUE_CHECK_SECONDS = 300
@@ -82,6 +88,74 @@ def run_due(app: App, now: dt.datetime | None = None) -> DueReport:
     return report
 
 
+class TrackerKeeper:
+    """`run`'s tracker and compiled plan, rebuilt in a thread of their own so that no reply waits for them.
+
+    Poked after every batch and due check, it rebuilds when the ledger's fingerprint differs from the one the
+    tracker was last written from (a new message, a reply's state, a tracker that was locked, or a crash
+    between a commit and the rewrite, found by the first check at start). A check begins a whole
+    `tracker_max_lag_seconds` after the previous one ended, so the tracker is rewritten at most once per window
+    however it is measured, and a change waits at most one window and two rebuilds; one more check at stop
+    leaves the tracker current. The thread reads the ledger through its own read-only
+    connection (one snapshot per rebuild, WAL lets the batches write meanwhile) and saves the fingerprint
+    through a second connection of its own: no SQLite connection is shared with the batches' thread.
+    """
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.lag = app.settings.storage.tracker_max_lag_seconds
+        self.ok = True  # the last write reached the tracker (False: locked or unwritable; the batches' alert)
+        self.poke = threading.Event()
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="tracker", daemon=True)
+        self.log = get_logger()
+
+    def start(self) -> None:
+        """Open the connections here, so that a ledger that cannot be read stops the start, then check at once."""
+        path = self.app.settings.ledger_path
+        self.ledger = SqliteLedger(path, read_only=True)
+        self.marks = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.poke.set()
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Let a rebuild in progress finish, check once more, close the connections."""
+        self.closing.set()
+        self.poke.set()
+        self.thread.join()
+
+    def _loop(self) -> None:
+        done = -math.inf  # when the last check ended: the next begins a whole window later
+        try:
+            while not self.closing.is_set():
+                self.poke.wait()
+                self.poke.clear()
+                if self.closing.wait(max(0.0, done + self.lag - time.monotonic())):
+                    break  # stopping within the window: the last check below
+                self._keep()
+                done = time.monotonic()
+            self._keep()
+        finally:
+            self.ledger.close()
+            self.marks.close()
+
+    def _keep(self) -> None:
+        try:
+            written = keep_tracker(self.app, self.ledger, self._save_mark)
+        except Exception:  # a bug must not stop the service: log it, try again after the next batch
+            self.log.exception("tracker_crashed")
+            self.ok = False
+            return
+        if written is not None:
+            self.ok = written[1]
+
+    def _save_mark(self, mark: str) -> None:
+        self.marks.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (TRACKER_MARK, mark),
+        )
+
+
 class Runner:
     """Runs batches on a schedule until told to stop."""
 
@@ -92,6 +166,7 @@ class Runner:
         self.batch_lock = threading.Lock()
         self.heartbeat = app.settings.storage.dir / "heartbeat"
         self.scheduler = BlockingScheduler(timezone="UTC")
+        self.keeper = TrackerKeeper(app)
         self.log = get_logger()
 
     def cycle(self) -> None:
@@ -105,12 +180,14 @@ class Runner:
 
     def _batch(self) -> None:
         try:
-            report = process_batch(self.app, stop=self.stopping.is_set)
+            report = process_batch(self.app, stop=self.stopping.is_set, tracker_ok=self.keeper.ok)
             self.log.info("batch_done", processed=report.processed, actions=report.actions)
         except MailbotError as exc:
             self.log.error("batch_failed", error=str(exc))
         except Exception:  # a bug must not stop the service: log it and try again next cycle
             self.log.exception("batch_crashed")
+        finally:
+            self.keeper.poke.set()  # the ledger may have changed: the tracker follows within its window
 
     def due(self) -> None:
         with self.batch_lock:
@@ -124,6 +201,8 @@ class Runner:
                 self.log.error("due_failed", error=str(exc))
             except Exception:  # a bug must not stop the service: log it and ask again at the next check
                 self.log.exception("due_crashed")
+            finally:
+                self.keeper.poke.set()
 
     def watch(self) -> None:
         """IMAP IDLE: wake the job when mail arrives; renew IDLE at least every idle_renew_seconds."""
@@ -160,7 +239,7 @@ class Runner:
         every = min(interval, DUE_CHECK_SECONDS)
         self.scheduler.add_job(
             self.due, "interval", id="due", seconds=every, max_instances=1, coalesce=True,
-            next_run_time=_now() + dt.timedelta(seconds=min(every, 5)),  # after the first batch has rebuilt the tracker
+            next_run_time=_now() + dt.timedelta(seconds=min(every, 5)),  # after the first batch
         )  # fmt: skip
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
@@ -168,10 +247,14 @@ class Runner:
         idle = box.kind == "imap" and box.idle
         if idle:
             threading.Thread(target=self.watch, name="imap-idle", daemon=True).start()
-        self.log.info("started", interval_seconds=interval, idle=idle)
-        self.scheduler.start()
-        with self.batch_lock:  # let the batch in flight finish its current message
-            pass
+        self.keeper.start()
+        self.log.info("started", interval_seconds=interval, idle=idle, tracker_max_lag_seconds=self.keeper.lag)
+        try:
+            self.scheduler.start()
+            with self.batch_lock:  # let the batch in flight finish its current message
+                pass
+        finally:
+            self.keeper.stop()  # and the tracker catch up with it
         self.log.info("stopped")
 
 
