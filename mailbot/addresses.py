@@ -92,7 +92,7 @@ def parse_mailbox(value: str) -> tuple[str, str]:
     return found[0]
 
 
-class _Verbatim(str):
+class Verbatim(str):
     """A header value written exactly as given.
 
     An address must reach the message unchanged, but the header parser reinterprets what it is given (it
@@ -102,7 +102,7 @@ class _Verbatim(str):
 
     name: str
 
-    def __new__(cls, name: str, value: str) -> _Verbatim:
+    def __new__(cls, name: str, value: str) -> Verbatim:
         header = super().__new__(cls, value)
         header.name = name
         return header
@@ -122,7 +122,7 @@ def mailbox_header(name: str, phrase: str, address: str, *, utf8: bool) -> str:
         shown = Header(phrase, "utf-8", header_name=name).encode(linesep="\r\n") + f" <{shown}>"
     if max(len(line.encode()) for line in shown.split("\r\n")) > 990:
         raise AddressError(f"the {name} header would be longer than a mail line may be: {address!r}")
-    return _Verbatim(name, shown)
+    return Verbatim(name, shown)
 
 
 def readable_address(address: str | None) -> str | None:

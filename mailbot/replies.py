@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from email.header import Header
 from email.message import EmailMessage
-from email.policy import SMTP, SMTPUTF8, Policy
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import Any, Literal, ParamSpec
@@ -26,6 +26,7 @@ from typing import Any, Literal, ParamSpec
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from mailbot import addresses
+from mailbot.enclosures import Enclosures
 from mailbot.errors import ReplyBuildError
 from mailbot.forms import DESCRIPTION_NAME, TASK_LIST_NAME
 from mailbot.intake.headers import references_kept, thread_header
@@ -89,16 +90,6 @@ class ReplyContent:
     attached: dict[str, Any] = field(default_factory=dict)
 
 
-#: What the templates see about attachments when a reply carries none (see mailbot.enclosures).
-_NOTHING_ATTACHED: dict[str, Any] = {
-    "marked": [],
-    "unmarked": [],
-    "marked_too_large": False,
-    "guide": None,
-    "forms": [],
-    "receipt_pdf": None,
-}
-
 # ---------------------------------------------------------------- cleaning and formatting
 
 
@@ -141,21 +132,6 @@ def month_text(value: str | None) -> str:
     return f"{int(match[2]):02d}/{match[1]}" if match else one_line(value, 20)
 
 
-class _Folded(str):
-    """A header value already encoded and folded (by email.header.Header), written as it is: the policy's own
-    folding of a long Vietnamese subject drops the space where it splits encoded words ("nhiệmvụ")."""
-
-    name: str
-
-    def __new__(cls, name: str, value: str) -> _Folded:
-        header = super().__new__(cls, value)
-        header.name = name
-        return header
-
-    def fold(self, *, policy: Policy) -> str:
-        return f"{self.name}: {self}{policy.linesep}"
-
-
 def date_header(moment: dt.datetime | None = None) -> str:
     """A Date field in Viet Nam time ("Thu, 20 Apr 2023 16:00:00 +0700"), as every body speaks it."""
     return format_datetime((moment or dt.datetime.now(dt.UTC)).astimezone(VIETNAM))
@@ -169,7 +145,7 @@ def encoded_subject(value: str, *, utf8: bool = False) -> str:
     line = clean_header(value)
     if utf8 or line.isascii():
         return line
-    return _Folded("Subject", Header(line, "utf-8", header_name="Subject").encode(linesep="\r\n"))
+    return addresses.Verbatim("Subject", Header(line, "utf-8", header_name="Subject").encode(linesep="\r\n"))
 
 
 def clean_header(value: str) -> str:
@@ -329,7 +305,7 @@ class ReplyRenderer:
             "errors": group_findings(errors, self.rules),
             "warnings": group_findings(warnings, self.rules),
             "blank_forms": [f"{prefix}_{TASK_LIST_NAME}", f"{prefix}_{DESCRIPTION_NAME}"],
-            **_NOTHING_ATTACHED,
+            **Enclosures().context(),  # what the templates see of a reply that attaches nothing
             **content.attached,
         }
 

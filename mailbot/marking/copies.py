@@ -8,7 +8,6 @@ runs (the capped child process, `mailbot.isolation`), because it opens the submi
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -83,8 +82,9 @@ def mark_file(kind: str, name: str, data: bytes, converted: bytes | None, findin
 
 
 def encoded_size(data: bytes) -> int:
-    """The size of `data` as a base64 MIME part (76-character lines)."""
-    return len(base64.encodebytes(data)) if len(data) < 1_000_000 else (len(data) + 2) // 3 * 4 * 77 // 76
+    """The size of `data` as a base64 MIME part: 4 characters per 3 bytes, and a line end after every 76."""
+    encoded = (len(data) + 2) // 3 * 4
+    return encoded + (encoded + 75) // 76
 
 
 def marked_copies(
