@@ -14,16 +14,12 @@ OSError, a database error) stops the batch, because then no message is to blame.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from mailbot import __version__, alerts
-from mailbot.adapters.sqlite_ledger import SqliteLedger
+from mailbot import alerts
 from mailbot.adapters.sqlite_state import now_utc, utc_text
 from mailbot.bootstrap import App
 from mailbot.deciding import record
@@ -32,9 +28,8 @@ from mailbot.faults import checkpoint
 from mailbot.intake import parse_message
 from mailbot.logs import get_logger
 from mailbot.model import Inbound
-from mailbot.officer.compiled import rebuild_compiled
 from mailbot.ports import Fetched, SendError
-from mailbot.readmodel import tracker_data
+from mailbot.tracker_keeping import rebuild_tracker
 
 #: Exceptions that say the world is unavailable, not that a message is bad: they stop the batch.
 UNAVAILABLE: tuple[type[BaseException], ...] = (ServiceUnavailable, OSError, sqlite3.Error, MemoryError)
@@ -247,82 +242,3 @@ def _send_refused(app: App, outbox_id: int, exc: SendError) -> None:
         retry_at = app.ledger.retry_later(outbox_id, str(exc))
     when = retry_at.isoformat(timespec="seconds")
     logger.warning("reply_deferred", outbox_id=outbox_id, error=str(exc), retry_at=when)
-
-
-def rebuild_tracker(app: App) -> tuple[str | None, bool]:
-    """The officer's workbook from the ledger; a failure is logged and mail processing goes on.
-
-    Returns where it was written and whether it is current (False: locked or unwritable)."""
-    written = keep_tracker(app, app.ledger, lambda mark: _note(app, **{TRACKER_MARK: mark}), always=True)
-    assert written is not None  # always=True: never skipped
-    return written
-
-
-def keep_tracker(
-    app: App, ledger: SqliteLedger, save_mark: Callable[[str], None], *, always: bool = False
-) -> tuple[str | None, bool] | None:
-    """Rebuild the tracker (and the compiled plan) from `ledger` unless it is current; None when it was.
-
-    Current: the tracker exists and the ledger's meta `tracker_fingerprint`, saved (by `save_mark`) after the
-    last write that reached the tracker itself, is the fingerprint of what the ledger holds now. The data and
-    the fingerprint come from one read snapshot, so a change committed meanwhile makes the next check rebuild."""
-    with _snapshot(ledger):
-        mark = tracker_fingerprint(app, ledger)
-        if not always and ledger.meta(TRACKER_MARK) == mark and app.settings.storage.tracker.exists():
-            return None
-        data = tracker_data(ledger, app.archive, app.rules, app.roster)
-    try:
-        written = app.tracker.write(data)
-    except OSError as exc:
-        get_logger().error("tracker_not_written", error=str(exc))
-        return None, False
-    finally:  # the compiled plan beside the tracker; its own failure is logged, never the tracker's
-        rebuild_compiled(data, app.rules, app.settings.storage.tracker.parent)
-    if written.pending:
-        get_logger().warning("tracker_locked", pending_copy=str(written.path))
-        return str(written.path), False
-    save_mark(mark)
-    get_logger().info("tracker_written", path=str(written.path), submissions=len(data.submissions))
-    return str(written.path), True
-
-
-#: The meta key of the fingerprint the tracker was last written from.
-TRACKER_MARK = "tracker_fingerprint"
-
-#: What the tracker shows comes from these rows (the outbox without its mail: only kinds, states and errors).
-_TRACKED = (
-    "SELECT * FROM submissions ORDER BY id",
-    "SELECT * FROM versions ORDER BY id",
-    "SELECT * FROM messages ORDER BY id",
-    "SELECT id, kind, message_row, submission_id, reply_id, recipient, state, last_error, created_at"
-    " FROM outbox ORDER BY id",
-    "SELECT * FROM jobs ORDER BY key",
-)
-
-
-def tracker_fingerprint(app: App, ledger: SqliteLedger) -> str:
-    """SHA-256 of everything the tracker is built from: the ledger's rows it shows, the rules and roster
-    files, and this mailbot's version (a new one may lay the workbook out differently)."""
-    digest = hashlib.sha256(__version__.encode())
-    for source in (app.settings.rules.file, app.settings.roster.file):
-        with suppress(OSError):
-            digest.update(Path(source).read_bytes() if source else b"-")
-    for query in _TRACKED:
-        digest.update(query.encode())
-        for row in ledger.db.execute(query):
-            digest.update(repr(row).encode())
-    return digest.hexdigest()
-
-
-@contextmanager
-def _snapshot(ledger: SqliteLedger) -> Iterator[None]:
-    """One read transaction (WAL: a consistent view while another connection writes); inside one already: it."""
-    if ledger.db.in_transaction:
-        yield
-        return
-    ledger.db.execute("BEGIN")
-    try:
-        yield
-    finally:
-        if ledger.db.in_transaction:
-            ledger.db.execute("COMMIT")

@@ -20,9 +20,10 @@ from mailbot.deciding import Decision, add_version, decide, queue_reply, submiss
 from mailbot.intake import parse_message
 from mailbot.logs import get_logger
 from mailbot.model import Inbound
-from mailbot.pipeline import UNAVAILABLE, rebuild_tracker, send_replies
+from mailbot.pipeline import UNAVAILABLE, send_replies
 from mailbot.ports import Fetched
 from mailbot.replies import reply_message_id
+from mailbot.tracker_keeping import rebuild_tracker
 
 
 class _RolledBack(Exception):

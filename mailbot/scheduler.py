@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import math
 import os
 import signal
-import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,11 +26,11 @@ from typing import IO
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from mailbot.adapters.sqlite_ledger import SqliteLedger
 from mailbot.bootstrap import App
 from mailbot.errors import MailbotError
 from mailbot.logs import get_logger
-from mailbot.pipeline import TRACKER_MARK, keep_tracker, process_batch, send_replies
+from mailbot.pipeline import process_batch, send_replies
+from mailbot.tracker_keeping import TrackerKeeper
 
 #: The due check runs at least this often (and as often as the poll when that is shorter).
 DUE_CHECK_SECONDS = 300
@@ -86,74 +83,6 @@ def run_due(app: App, now: dt.datetime | None = None) -> DueReport:
     if report.reminders or report.digests:
         send_replies(app)
     return report
-
-
-class TrackerKeeper:
-    """`run`'s tracker and compiled plan, rebuilt in a thread of their own so that no reply waits for them.
-
-    Poked after every batch and due check, it rebuilds when the ledger's fingerprint differs from the one the
-    tracker was last written from (a new message, a reply's state, a tracker that was locked, or a crash
-    between a commit and the rewrite, found by the first check at start). A check begins a whole
-    `tracker_max_lag_seconds` after the previous one ended, so the tracker is rewritten at most once per window
-    however it is measured, and a change waits at most one window and two rebuilds; one more check at stop
-    leaves the tracker current. The thread reads the ledger through its own read-only
-    connection (one snapshot per rebuild, WAL lets the batches write meanwhile) and saves the fingerprint
-    through a second connection of its own: no SQLite connection is shared with the batches' thread.
-    """
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.lag = app.settings.storage.tracker_max_lag_seconds
-        self.ok = True  # the last write reached the tracker (False: locked or unwritable; the batches' alert)
-        self.poke = threading.Event()
-        self.closing = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="tracker", daemon=True)
-        self.log = get_logger()
-
-    def start(self) -> None:
-        """Open the connections here, so that a ledger that cannot be read stops the start, then check at once."""
-        path = self.app.settings.ledger_path
-        self.ledger = SqliteLedger(path, read_only=True)
-        self.marks = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.poke.set()
-        self.thread.start()
-
-    def stop(self) -> None:
-        """Let a rebuild in progress finish, check once more, close the connections."""
-        self.closing.set()
-        self.poke.set()
-        self.thread.join()
-
-    def _loop(self) -> None:
-        done = -math.inf  # when the last check ended: the next begins a whole window later
-        try:
-            while not self.closing.is_set():
-                self.poke.wait()
-                self.poke.clear()
-                if self.closing.wait(max(0.0, done + self.lag - time.monotonic())):
-                    break  # stopping within the window: the last check below
-                self._keep()
-                done = time.monotonic()
-            self._keep()
-        finally:
-            self.ledger.close()
-            self.marks.close()
-
-    def _keep(self) -> None:
-        try:
-            written = keep_tracker(self.app, self.ledger, self._save_mark)
-        except Exception:  # a bug must not stop the service: log it, try again after the next batch
-            self.log.exception("tracker_crashed")
-            self.ok = False
-            return
-        if written is not None:
-            self.ok = written[1]
-
-    def _save_mark(self, mark: str) -> None:
-        self.marks.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (TRACKER_MARK, mark),
-        )
 
 
 class Runner:
