@@ -239,8 +239,8 @@ class SqliteLedger(LedgerViews, RunState):
         return self._submission("s.receipt = ? AND lower(s.sender) = lower(?)", (receipt, sender))
 
     def new_submission(self, prefix: str, sender: str, at: dt.datetime) -> SubmissionRecord:
-        count = int(self.db.execute("SELECT COUNT(*) FROM submissions").fetchone()[0])
-        receipt = f"{prefix}-{count + 1:04d}"
+        last = int(self.db.execute("SELECT COALESCE(MAX(id), 0) FROM submissions").fetchone()[0])  # never deleted
+        receipt = f"{prefix}-{last + 1:04d}"
         cursor = self.db.execute(
             "INSERT INTO submissions (receipt, sender, created_at) VALUES (?, ?, ?)", (receipt, sender, utc_text(at))
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -143,5 +143,11 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
     6: [  # Exchange gives a moved item a new id: the id in the Processed/Quarantine folder, beside the intake key
         "ALTER TABLE messages ADD COLUMN moved_key TEXT",
+    ],
+    7: [  # the rate limits count recent replies by time, and by recipient whatever its case, without a scan
+        "CREATE INDEX outbox_by_time ON outbox(created_at)",
+        "CREATE INDEX outbox_by_recipient_folded ON outbox(lower(recipient), created_at)",
+        "DROP INDEX IF EXISTS outbox_by_recipient",  # recipient as written: no query looks by it
+        "CREATE INDEX IF NOT EXISTS outbox_by_message ON outbox(message_row, kind)",  # a message's reply
     ],
 }
