@@ -41,10 +41,10 @@ def _mails(rules: Rules) -> list[DemoMail]:
             date=WHEN,
         )
         mails.append(DemoMail(f"unit {n}", raw, WHEN + dt.timedelta(minutes=n), ""))
-    again, _ = email(
-        "Đơn vị 0 <DON-VI-0@dv0.example.vn>", "Gửi lại", "Bản sửa.", _submission(rules, "Viện 0", "Nhiệm vụ sửa"), date=WHEN
-    )
-    broken, _ = email("X <x@dvx.example.vn>", "Đề xuất", "Kính gửi.", [("PhuLuc1.xlsx", b"PK\x03\x04 not a zip")], date=WHEN)
+    fixed = _submission(rules, "Viện 0", "Nhiệm vụ sửa")
+    again, _ = email("Đơn vị 0 <DON-VI-0@dv0.example.vn>", "Gửi lại", "Bản sửa.", fixed, date=WHEN)
+    not_a_workbook = [("PhuLuc1.xlsx", b"PK\x03\x04 not a zip")]
+    broken, _ = email("X <x@dvx.example.vn>", "Đề xuất", "Kính gửi.", not_a_workbook, date=WHEN)
     mails += [
         DemoMail("second version", again, WHEN + dt.timedelta(minutes=10), ""),
         DemoMail("duplicate", mails[1].raw, WHEN + dt.timedelta(minutes=11), ""),
