@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailbot.adapters.sqlite_ledger import SqliteLedger
 from mailbot.archive import Archive
@@ -14,6 +15,9 @@ from mailbot.isolation import IsolatedReader
 from mailbot.officer.roster import Roster, load_roster
 from mailbot.ports import Mailbox, Sender, Tracker
 from mailbot.readers.convert import ConvertSettings
+
+if TYPE_CHECKING:
+    from mailbot.readahead import ReadAhead
 from mailbot.replies import ReplyRenderer
 from mailbot.validation.rules_file import load_rules
 from mailbot.validation.schema import Rules
@@ -40,6 +44,8 @@ class App:
     replies_deferred: int = 0
     #: The units expected to submit ([roster] file), read at start-up; None without a roster.
     roster: Roster | None = None
+    #: The batch's reading ahead (mailbot.readahead), while a batch runs.
+    ahead: ReadAhead | None = None
 
     @cached_property
     def blank_forms(self) -> list[tuple[str, bytes]]:
@@ -145,6 +151,7 @@ def build_app(settings: Settings) -> App:
             max_bytes=rules.limits.max_file_bytes,
             max_uncompressed=rules.limits.max_uncompressed_bytes,
             convert=convert_settings(settings),
+            processes=limits.reader_processes,
         ),
         roster=load_roster(settings.roster.file) if settings.roster.file else None,
     )

@@ -154,6 +154,8 @@ class Limits(Section):
     rate_window_minutes: int = Field(default=60, ge=1)
     parse_memory_mb: int = Field(default=1024, ge=64)  # memory a child process may use to read one file
     parse_timeout_seconds: float = Field(default=120, gt=0)  # and the time
+    #: Child processes reading attachments side by side (the next messages' files while one is answered)
+    reader_processes: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 8), ge=1, le=32)
 
 
 def _program(value: str) -> str:

@@ -119,7 +119,9 @@ def decide(
         return Decision("ignored", reason + (f"; bounce of {', '.join(bounced)}" if bounced else ""))
     if not fetched.complete or len(fetched.raw) > settings.limits.max_message_bytes:
         return _quarantine(f"message larger than {settings.limits.max_message_bytes // 1_000_000} MB", inbound)
-    extraction = extract_attachments(inbound, app.extract_limits, trusted_certificates(tuple(settings.trust.ca_files)))
+    extraction = (app.ahead and app.ahead.extraction(inbound)) or extract_attachments(
+        inbound, app.extract_limits, trusted_certificates(tuple(settings.trust.ca_files))
+    )
     checkpoint("extracted")
     if extraction.quarantine:
         return _quarantine(extraction.quarantine, inbound)
@@ -138,7 +140,7 @@ def decide(
         kind = "late"
     action = "correction_sent" if kind == "correction" else "acknowledged"
     decision = Decision(action, "late" if late else None, kind, result=result, late=late, files=files)
-    decision.note = own_words(inbound.raw)
+    decision.note = own_words(inbound.raw, inbound.tree)
     decision.signature, decision.signed_copies = extraction.signature, extraction.signed_copies
     decision.sources = [(read, a.data) for read, a in zip(reads, extraction.attachments, strict=True)]
     if not limit:
@@ -164,12 +166,12 @@ def _note_on(app: App, inbound: Inbound, attachments: list[Attachment]) -> Decis
     earlier = continued_submission(app, inbound)
     if earlier is None:
         return None
-    return Decision("noted", _note_text(inbound), continues=earlier, note=own_words(inbound.raw))
+    return Decision("noted", _note_text(inbound), continues=earlier, note=own_words(inbound.raw, inbound.tree))
 
 
 def _note_text(inbound: Inbound) -> str:
     """The submitter's own words (quoted reply and signature cut, mailbot.notes), or the subject when none."""
-    return own_words(inbound.raw) or inbound.subject[:NOTE_LIMIT]
+    return own_words(inbound.raw, inbound.tree) or inbound.subject[:NOTE_LIMIT]
 
 
 def _bounced_replies(app: App, raw: bytes, reason: str) -> list[str]:

@@ -20,15 +20,19 @@ import concurrent.futures as cf
 import contextlib
 import ctypes
 import ctypes.util
+import hashlib
 import multiprocessing
 import os
 import resource
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 from mailbot.logs import get_logger
 from mailbot.model import Finding, ReadResult
@@ -63,16 +67,6 @@ def _die_with_parent() -> None:
             os._exit(1)
 
 
-@contextlib.contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """SIGINT blocked in this thread while a worker may be started: the child inherits the mask through exec."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _prepare_worker(headroom_bytes: int, settings: ConvertSettings, folder: Path) -> None:
     """Runs in the worker: ignore Ctrl-C; die with the parent; allow the memory it uses now plus the headroom."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -93,8 +87,91 @@ def _mark(kind: str, name: str, data: bytes, converted: bytes | None, findings: 
     return mark_file(kind, name, data, converted, findings)
 
 
+class _Job:
+    """One call for a worker: a read (with its key, for reading ahead) or a marking; `outcome` once done."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], key: tuple[str, str] | None = None) -> None:
+        self.fn, self.args, self.key = fn, args, key
+        self.started = False
+        self.done = threading.Event()
+        self.outcome: Any = None  # the value, TIMEOUT, MEMORY or the exception the call raised
+
+
+TIMEOUT, MEMORY = object(), object()
+
+
+class _Lane:
+    """One capped worker process and the thread that feeds it one job at a time, enforcing the time limit from
+    the moment the job starts; an overrun or a dead worker costs that job, and the worker is replaced."""
+
+    def __init__(self, owner: IsolatedReader, number: int) -> None:
+        self.owner = owner
+        self.pool: cf.ProcessPoolExecutor | None = None
+        self.thread = threading.Thread(target=self._loop, name=f"reader-{number}", daemon=True)
+        self.thread.start()
+
+    def _executor(self) -> cf.ProcessPoolExecutor:
+        if self.pool is None:
+            # spawn: a fresh interpreter that is mailbot's own child (safe beside threads, and it dies with us)
+            owner = self.owner
+            self.pool = cf.ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_prepare_worker,
+                initargs=(owner.headroom, owner.convert, owner.folder()),
+            )
+        return self.pool
+
+    def _loop(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # the workers this thread starts inherit it
+        while (job := self.owner.next_job()) is not None:
+            try:
+                job.outcome = self._run(job)
+            except BaseException as exc:  # whatever happens is the job's outcome, never the lane's end
+                job.outcome = exc
+            finally:
+                job.done.set()
+
+    def _run(self, job: _Job) -> Any:
+        future = self._executor().submit(job.fn, *job.args)
+        try:
+            return future.result(timeout=self.owner.timeout)
+        except cf.TimeoutError:
+            self.replace()
+            return TIMEOUT
+        except (BrokenProcessPool, MemoryError):
+            self.replace()
+            return MEMORY
+
+    def replace(self) -> None:
+        if self.kill():
+            get_logger().warning("reader_worker_replaced")
+
+    def kill(self) -> bool:
+        """Kill the worker now, whatever it is doing (the next job starts a new one); False if there was none."""
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return False
+        processes = list(getattr(pool, "_processes", {}).values())
+        for process in processes:  # a stuck worker must not outlive its file (its converter dies with it)
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            self.owner.forget_worker(process.pid)
+        return True
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
 class IsolatedReader:
-    """`read(name, data)` like `mailbot.readers.read_file`, in a capped child process."""
+    """`read(name, data)` like `mailbot.readers.read_file`, in capped child processes (`processes` of them).
+
+    `ahead(name, data)` starts reading a file that a later `read` will ask for (the next message's attachments,
+    while this one is answered); `read` then takes that result, or reads at once, ahead of everything queued.
+    Each read has the time limit from the moment a worker starts it, and the memory cap of its worker."""
 
     def __init__(
         self,
@@ -104,84 +181,134 @@ class IsolatedReader:
         max_bytes: int,
         max_uncompressed: int,
         convert: ConvertSettings | None = None,
+        processes: int = 1,
     ) -> None:
         self.headroom = memory_mb * 1024 * 1024
         self.timeout = timeout_seconds
         self.limits = (max_bytes, max_uncompressed)
         self.convert = convert or _convert_settings(memory_mb, timeout_seconds)
-        self._pool: cf.ProcessPoolExecutor | None = None
+        self.processes = max(1, processes)
         self._folder: Path | None = None  # the workers' converter profiles, made with the first worker
+        self._queue: deque[_Job | None] = deque()
+        self._ready = threading.Condition()
+        self._ahead: dict[tuple[str, str], _Job] = {}
+        self._lanes: list[_Lane] = []
 
-    def _executor(self) -> cf.ProcessPoolExecutor:
-        if self._pool is None:
-            if self._folder is None:
-                self._folder = Path(tempfile.mkdtemp(prefix="mailbot-readers-"))
-            # spawn: a fresh interpreter that is mailbot's own child (safe beside threads, and it dies with us)
-            context = multiprocessing.get_context("spawn")
-            self._pool = cf.ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=context,
-                initializer=_prepare_worker,
-                initargs=(self.headroom, self.convert, self._folder),
-            )
-        return self._pool
+    def folder(self) -> Path:
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="mailbot-readers-"))
+        return self._folder
+
+    # ------------------------------------------------------------------ the queue the lanes take jobs from
+
+    def _put(self, job: _Job, *, first: bool) -> None:
+        with self._ready:
+            if not self._lanes:
+                self._lanes = [_Lane(self, n) for n in range(self.processes)]
+            (self._queue.appendleft if first else self._queue.append)(job)
+            self._ready.notify()
+
+    def next_job(self) -> _Job | None:
+        """For a lane: the next job (None: close)."""
+        with self._ready:
+            while not self._queue:
+                self._ready.wait()
+            job = self._queue.popleft()
+            if job is not None:
+                job.started = True
+            return job
+
+    def _first(self, job: _Job) -> None:
+        """A queued job someone now waits for goes ahead of the others."""
+        with self._ready:
+            if not job.started and job in self._queue:
+                self._queue.remove(job)
+                self._queue.appendleft(job)
+
+    # ------------------------------------------------------------------ reading and marking
+
+    def ahead(self, name: str, data: bytes) -> None:
+        """Start reading `name` in the background; a later `read(name, data)` takes the result."""
+        key = (name, hashlib.sha256(data).hexdigest())
+        if key in self._ahead:
+            return
+        job = _Job(_read, (name, data, *self.limits), key)
+        self._ahead[key] = job
+        self._put(job, first=False)
+        self._bound_ahead()
+
+    def _bound_ahead(self) -> None:
+        """At most a few files read ahead per worker: the oldest not being read are dropped (read again if asked)."""
+        limit = 8 * self.processes
+        for key in list(self._ahead)[: max(0, len(self._ahead) - limit)]:
+            self._drop(key)
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        job = self._ahead.pop(key)
+        with self._ready:
+            if not job.started and job in self._queue:
+                self._queue.remove(job)
+
+    def forget_ahead(self) -> None:
+        """Drop what was read ahead and not asked for (the batch ended); reads already started run out."""
+        for key in list(self._ahead):
+            self._drop(key)
 
     def read(self, name: str, data: bytes) -> ReadResult:
-        with _sigint_blocked():  # submit() starts the worker when there is none
-            future = self._executor().submit(_read, name, data, *self.limits)
-        try:
-            return future.result(timeout=self.timeout)
-        except cf.TimeoutError:
-            self._replace_worker()
+        key = (name, hashlib.sha256(data).hexdigest())
+        job = self._ahead.pop(key, None)
+        if job is None:
+            job = _Job(_read, (name, data, *self.limits))
+            self._put(job, first=True)
+        else:
+            self._first(job)
+        job.done.wait()
+        outcome = job.outcome
+        if outcome is TIMEOUT:
             return _too_complex(name, f"quá {self.timeout:g} giây")
-        except (BrokenProcessPool, MemoryError):
-            self._replace_worker()
+        if outcome is MEMORY:
             return _too_complex(name, f"quá {self.headroom // 2**20} MB bộ nhớ")
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert isinstance(outcome, ReadResult)
+        return outcome
 
     def mark(
         self, kind: str, name: str, data: bytes, converted: bytes | None, findings: Sequence[Finding]
     ) -> bytes | None:
-        """The marked copy of a file already read (mailbot.marking.copies.mark_file), in the same capped child;
+        """The marked copy of a file already read (mailbot.marking.copies.mark_file), in a capped child;
         None when it cannot be made, overruns its time or its memory."""
-        with _sigint_blocked():
-            future = self._executor().submit(_mark, kind, name, data, converted, list(findings))
-        try:
-            return future.result(timeout=self.timeout)
-        except cf.TimeoutError:
-            self._replace_worker()
-        except (BrokenProcessPool, MemoryError):
-            self._replace_worker()
-        except Exception as exc:  # a marker's own bug costs the copy, never the reply
-            get_logger().warning("marking_failed", file=name, error=type(exc).__name__)
-        return None
+        job = _Job(_mark, (kind, name, data, converted, list(findings)))
+        self._put(job, first=True)
+        job.done.wait()
+        if isinstance(job.outcome, Exception):  # a marker's own bug costs the copy, never the reply
+            get_logger().warning("marking_failed", file=name, error=type(job.outcome).__name__)
+            return None
+        if isinstance(job.outcome, BaseException):
+            raise job.outcome
+        return job.outcome if isinstance(job.outcome, bytes) else None
 
-    def _replace_worker(self) -> None:
-        if self.kill():
-            get_logger().warning("reader_worker_replaced")
+    # ------------------------------------------------------------------ the workers
 
-    def kill(self) -> bool:
-        """Kill the worker now, whatever it is reading (the next read starts a new one); False if there was none."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return False
-        processes = list(getattr(pool, "_processes", {}).values())
-        for process in processes:  # a stuck worker must not outlive its file (its converter dies with it)
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            self._forget_worker(process.pid)
-        return True
-
-    def _forget_worker(self, pid: int | None) -> None:
+    def forget_worker(self, pid: int | None) -> None:
         """Remove a killed worker's converter folder (a new worker makes its own)."""
         if self._folder is not None and pid is not None:
             for leftover in self._folder.glob(f"converter-{pid}-*"):
                 shutil.rmtree(leftover, ignore_errors=True)
 
+    def kill(self) -> bool:
+        """Kill every worker now, whatever it is reading (the next read starts new ones); False if there was none."""
+        return any([lane.kill() for lane in self._lanes])
+
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self.forget_ahead()
+        lanes, self._lanes = self._lanes, []
+        with self._ready:
+            self._queue.extend([None] * len(lanes))  # after the jobs already queued
+            self._ready.notify_all()
+        for lane in lanes:
+            lane.thread.join()
+            lane.close()
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None

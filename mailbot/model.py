@@ -211,6 +211,8 @@ class Inbound:
     content_type: str  # of the whole message, e.g. "multipart/mixed"
     defects: list[str]  # names of MIME defects (e.g. "StartBoundaryNotFoundDefect")
     parse_error: str | None = None  # set when the bytes could not be parsed at all
+    #: The parsed message (email.policy.default) when it is exactly `raw` parsed (no header cut): parsed once, reused
+    tree: Any = field(default=None, repr=False, compare=False)
 
 
 SignatureResult = Literal["valid", "untrusted", "invalid"]

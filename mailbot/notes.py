@@ -18,7 +18,7 @@ import email.policy
 import html
 import re
 import unicodedata
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 
 NOTE_LIMIT = 500  # characters of a note kept in the ledger
 
@@ -47,6 +47,7 @@ _SIGNATURE_START = re.compile(
     re.IGNORECASE,
 )
 _WROTE_TAIL = re.compile(r"^.{0,200}(wrote|đã viết):\s*$", re.IGNORECASE)
+BODY_BYTES = 2_000_000  # of a message, read for its text
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 _TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
 _BREAK = re.compile(r"<(br|/p|/div|/tr|/li)\b[^>]*>", re.IGNORECASE)
@@ -58,10 +59,12 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def body_text(raw: bytes) -> str:
-    """The message's text: the plain part, else its HTML part made plain; empty when it cannot be read."""
+def body_text(raw: bytes, tree: Message | None = None) -> str:
+    """The message's text: the plain part, else its HTML part made plain; empty when it cannot be read.
+    `tree`: `raw` already parsed with email.policy.default (used when `raw` is within the 2 MB read here)."""
     try:
-        msg = email.message_from_bytes(raw[:2_000_000], policy=email.policy.default)
+        whole = tree is not None and len(raw) <= BODY_BYTES
+        msg = tree if whole else email.message_from_bytes(raw[:BODY_BYTES], policy=email.policy.default)
         if not isinstance(msg, EmailMessage):
             return ""
         body = msg.get_body(preferencelist=("plain", "html"))
@@ -94,9 +97,9 @@ def own_lines(text: str) -> list[str]:
     return lines
 
 
-def own_words(raw: bytes) -> str:
+def own_words(raw: bytes, tree: Message | None = None) -> str:
     """The sender's own words as one line of text (at most NOTE_LIMIT characters); empty when none."""
-    return " ".join(own_lines(body_text(raw)))[:NOTE_LIMIT]
+    return " ".join(own_lines(body_text(raw, tree)))[:NOTE_LIMIT]
 
 
 def asks_for_something(text: str | None) -> bool:

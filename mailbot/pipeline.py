@@ -29,6 +29,7 @@ from mailbot.intake import parse_message
 from mailbot.logs import get_logger
 from mailbot.model import Inbound
 from mailbot.ports import Fetched, SendError
+from mailbot.readahead import ReadAhead
 from mailbot.tracker_keeping import rebuild_tracker
 
 #: Exceptions that say the world is unavailable, not that a message is bad: they stop the batch.
@@ -60,9 +61,11 @@ def process_batch(app: App, stop: Callable[[], bool] = lambda: False, *, tracker
         send_replies(app)
         keys = app.mailbox.list_new()
         _note(app, waiting=len(keys))
-        for key in keys:
+        app.ahead = ReadAhead(app, keys)
+        for index, key in enumerate(keys):
             if stop():
                 break
+            app.ahead.before(index)
             action = process_one(app, key)
             if action:
                 report.processed += 1
@@ -70,6 +73,10 @@ def process_batch(app: App, stop: Callable[[], bool] = lambda: False, *, tracker
     except Exception as exc:
         _after_failure(app, exc)
         raise
+    finally:
+        if app.ahead is not None:
+            app.ahead.close()
+            app.ahead = None
     if tracker_ok is None:
         report.tracker, report.tracker_ok = rebuild_tracker(app)
     else:
@@ -126,7 +133,7 @@ def _process_one(app: App, key: str, seen: list[Fetched | Inbound]) -> str | Non
         log.info("finishing_recorded_message", action=known.action)
         _finish(app, key, known.row, quarantine=known.action == "quarantined")
         return known.action
-    inbound = parse_message(fetched.raw)
+    inbound = (app.ahead and app.ahead.inbound(key, fetched.raw)) or parse_message(fetched.raw)
     seen.append(inbound)
     checkpoint("parsed")
     log = log.bind(message_id=inbound.message_id)

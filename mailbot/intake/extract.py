@@ -111,7 +111,7 @@ def _extract(inbound: Inbound, limits: ExtractLimits, trusted: Sequence[x509.Cer
     if inbound.parse_error:
         return Extraction([], [], quarantine=f"message could not be parsed: {inbound.parse_error}")
     raw = bounded(inbound.raw)[0]
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    msg = inbound.tree if inbound.tree is not None else email.message_from_bytes(raw, policy=email.policy.default)
     taker = _Taker(limits, trusted, raw)
     taker.broken = _broken_structure(msg)
     if not taker.broken:

@@ -46,6 +46,8 @@ def parse_message(raw: bytes) -> Inbound:
     except Exception as exc:  # a fault in a helper must not lose the message
         return _unparsed(raw, parsed, digest, exc)
     inbound.defects[:0] = cuts
+    if not cuts:  # the tree is `raw` itself parsed: extraction and the note read it instead of parsing again
+        inbound.tree = msg
     return inbound
 
 
