@@ -14,9 +14,10 @@ is left for the message's own turn, inside its failure boundary, and reading ahe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from mailbot.bootstrap import App
-from mailbot.intake import extract_attachments, parse_message
+from mailbot.intake import classify, extract_attachments, parse_message
 from mailbot.intake.certificates import trusted_certificates
 from mailbot.logs import get_logger
 from mailbot.model import Extraction, Inbound
@@ -61,6 +62,7 @@ class ReadAhead:
         fetched = app.mailbox.fetch(key)
         if fetched is None or not fetched.complete or len(fetched.raw) > app.settings.limits.max_message_bytes:
             return
+        app.archive.put_soon(fetched.raw)  # archived on its turn in any case
         inbound = parse_message(fetched.raw)
         if inbound.parse_error:
             return
@@ -72,6 +74,9 @@ class ReadAhead:
         assert app.reader is not None
         for attachment in extraction.attachments:
             app.reader.ahead(attachment.name, attachment.data)
+        if _submitted(app, inbound, extraction):  # its files will be archived as a version's
+            for attachment in extraction.attachments:
+                app.archive.put_soon(attachment.data)
 
     def inbound(self, key: str, raw: bytes) -> Inbound | None:
         """The message parsed ahead, when `raw` (fetched on its turn) is exactly what was parsed."""
@@ -89,3 +94,13 @@ class ReadAhead:
         self.prepared.clear()
         if self.app.reader is not None:
             self.app.reader.forget_ahead()
+
+
+def _submitted(app: App, inbound: Inbound, extraction: Extraction) -> bool:
+    """Likely a submission (not automatic mail, not a note without an appendix): its attachments are archived."""
+    from mailbot.deciding import NOT_APPENDIX
+
+    settings = app.settings
+    if classify(inbound, own_addresses=[settings.sender_address], own_domain=settings.sender_domain) is not None:
+        return False
+    return any(PurePath(a.name).suffix.lower() not in NOT_APPENDIX for a in extraction.attachments)

@@ -58,18 +58,20 @@ def _app(space: Workspace, *, processes: int | None) -> App:
     return app
 
 
-def _outcome(space: Workspace) -> tuple[list[object], list[object]]:
+def _outcome(space: Workspace) -> tuple[list[object], list[object], list[str]]:
     exported = space.export()
     messages = [(m["action"], m["reason"], m["receipt"]) for m in exported["messages"]]
+    archive = load_settings(space.config).archive_dir
+    blobs = sorted(str(p.relative_to(archive)) for p in archive.rglob("*") if p.is_file())
     replies = sorted((r["To"], r["Subject"], r.get_body(("plain",)).get_content()) for r in space.replies())
-    return messages, replies
+    return messages, replies, blobs
 
 
 def test_a_batch_reads_the_next_messages_ahead_and_decides_exactly_as_without(tmp_path: Path, rules: Rules) -> None:
-    outcomes = []
+    outcomes, mails = [], _mails(rules, 5)
     for name, processes in (("ahead", 2), ("in-process", None)):
         space = make_workspace(tmp_path / name)
-        space.deliver(_mails(rules, 5))
+        space.deliver(mails)
         app = _app(space, processes=processes)
         try:
             report = process_batch(app)
@@ -79,7 +81,8 @@ def test_a_batch_reads_the_next_messages_ahead_and_decides_exactly_as_without(tm
             app.close()
         assert report.actions == {"acknowledged": 3, "correction_sent": 2}
         outcomes.append(_outcome(space))
-    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] == outcomes[1]  # the same records, replies and archived blobs (no temporary file left)
+    assert len(outcomes[0][2]) == 5 * 3  # each message and its two files
 
 
 def test_a_message_moved_away_after_it_was_read_ahead_is_still_skipped(tmp_path: Path, rules: Rules) -> None:
@@ -102,19 +105,27 @@ def test_a_message_moved_away_after_it_was_read_ahead_is_still_skipped(tmp_path:
     assert [m["action"] for m in space.export()["messages"]] == ["acknowledged"] and len(space.replies()) == 1
 
 
-def test_a_file_read_ahead_that_overruns_its_time_is_a_finding_and_the_next_one_is_read() -> None:
+def test_a_file_read_ahead_that_overruns_its_time_costs_that_file_and_the_other_worker_reads_on() -> None:
     slow = xlsx_bytes([[f"ô {r}-{c}" for c in range(20)] for r in range(8_000)])
     good = xlsx_bytes([["STT", "Tên nhiệm vụ"], [1, "Nhiệm vụ"]])
-    reader = IsolatedReader(memory_mb=2048, timeout_seconds=0.3, max_bytes=50_000_000, max_uncompressed=500_000_000)
+    limits = {"max_bytes": 50_000_000, "max_uncompressed": 500_000_000}
+    reader = IsolatedReader(memory_mb=2048, timeout_seconds=60, processes=2, **limits)
     try:
+        for n in range(20):  # both workers started (a start counts in a read's time)
+            reader.ahead(f"Warm{n}.xlsx", good)
+            if all(lane.pool for lane in reader._lanes):
+                break
+        reader.forget_ahead()
+        assert reader.read("Warm.xlsx", good).grids and all(lane.pool for lane in reader._lanes)
+        reader.timeout = 0.3  # the big sheet takes seconds, the small one milliseconds
         reader.ahead("ChamLam.xlsx", slow)
         reader.ahead("PhuLuc1.xlsx", good)
+        read = reader.read("PhuLuc1.xlsx", good)
         result = reader.read("ChamLam.xlsx", slow)
-        assert [f.code for f in result.findings] == ["file_too_complex"] and "giây" in result.findings[0].message
-        read = reader.read("PhuLuc1.xlsx", good)  # read by a fresh worker once the stuck one was replaced
-        assert read.grids and read.grids[0].rows[1][1] == "Nhiệm vụ"
     finally:
         reader.close()
+    assert [f.code for f in result.findings] == ["file_too_complex"] and "giây" in result.findings[0].message
+    assert read.findings == [] and read.grids[0].rows[1][1] == "Nhiệm vụ"
 
 
 def test_two_readers_read_side_by_side_and_each_read_is_its_own_file() -> None:
