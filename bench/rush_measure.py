@@ -82,20 +82,23 @@ class OnceRun:
     seconds: float
     rounds: int
     output: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)  # each round's log (stderr: JSON lines)
 
 
 def once(config: Path, timeout: float, left: object = None, profile: Path | None = None) -> OnceRun:
     """`mailbot once`, again while `left()` says messages are still waiting (at most 5 rounds); wall time of all."""
-    started, outputs = time.perf_counter(), []
+    started, outputs, logs = time.perf_counter(), [], []
     for rounds in range(1, 6):
         where = profile.with_suffix(f".{rounds}.prof") if profile else None
-        outputs.append(_run_once(config, timeout, where))
+        output, log = _run_once(config, timeout, where)
+        outputs.append(output)
+        logs.append(log)
         if left is None or not left():  # type: ignore[operator]  # a callable returning the count waiting
-            return OnceRun(time.perf_counter() - started, rounds, outputs)
+            return OnceRun(time.perf_counter() - started, rounds, outputs, logs)
     raise BenchError(f"`mailbot once` left messages waiting after 5 rounds: {outputs}")
 
 
-def _run_once(config: Path, timeout: float, profile: Path | None) -> str:
+def _run_once(config: Path, timeout: float, profile: Path | None) -> tuple[str, str]:
     command = mailbot(config, "once", profile=profile)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
@@ -103,7 +106,7 @@ def _run_once(config: Path, timeout: float, profile: Path | None) -> str:
         raise BenchError(f"`mailbot once` ({config}) did not finish within {timeout:g} s") from exc
     if done.returncode != 0:
         raise BenchError(f"`mailbot once` ({config}) exited {done.returncode}:\n{done.stdout}\n{done.stderr[-3000:]}")
-    return done.stdout.strip()
+    return done.stdout.strip(), done.stderr
 
 
 # ------------------------------------------------------------------------------------------ latency with IDLE
