@@ -17,6 +17,7 @@ from mailbot.ports import Mailbox, Sender, Tracker
 from mailbot.readers.convert import ConvertSettings
 
 if TYPE_CHECKING:
+    from mailbot.dispatch import Dispatcher
     from mailbot.readahead import ReadAhead
 from mailbot.replies import ReplyRenderer
 from mailbot.validation.rules_file import load_rules
@@ -46,6 +47,9 @@ class App:
     roster: Roster | None = None
     #: The batch's reading ahead (mailbot.readahead), while a batch runs.
     ahead: ReadAhead | None = None
+    #: Sends replies beside the next message's work (mailbot.dispatch): made once; `dispatch` while a batch runs.
+    dispatcher: Dispatcher | None = None
+    dispatch: Dispatcher | None = None
 
     @cached_property
     def blank_forms(self) -> list[tuple[str, bytes]]:
@@ -61,6 +65,8 @@ class App:
         return find_font(self.settings.replies.receipt_font)
 
     def close(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.close()
         if self.reader is not None:
             self.reader.close()
         self.mailbox.close()

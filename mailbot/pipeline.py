@@ -20,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailbot import alerts
+from mailbot.adapters.sqlite_ledger import OutboxRow
 from mailbot.adapters.sqlite_state import now_utc, utc_text
 from mailbot.bootstrap import App
 from mailbot.deciding import record
+from mailbot.dispatch import Dispatcher, Flight
 from mailbot.errors import ServiceUnavailable
 from mailbot.faults import checkpoint
 from mailbot.intake import parse_message
@@ -61,7 +63,7 @@ def process_batch(app: App, stop: Callable[[], bool] = lambda: False, *, tracker
         send_replies(app)
         keys = app.mailbox.list_new()
         _note(app, waiting=len(keys))
-        app.ahead = ReadAhead(app, keys)
+        app.ahead, app.dispatch = ReadAhead(app, keys), _dispatcher(app)
         for index, key in enumerate(keys):
             if stop():
                 break
@@ -70,13 +72,15 @@ def process_batch(app: App, stop: Callable[[], bool] = lambda: False, *, tracker
             if action:
                 report.processed += 1
                 report.actions[action] = report.actions.get(action, 0) + 1
+        settle(app)  # the last reply, then its message moved
     except Exception as exc:
+        _land(app)
         _after_failure(app, exc)
         raise
     finally:
         if app.ahead is not None:
             app.ahead.close()
-            app.ahead = None
+        app.ahead, app.dispatch = None, None
     if tracker_ok is None:
         report.tracker, report.tracker_ok = rebuild_tracker(app)
     else:
@@ -146,8 +150,57 @@ def _process_one(app: App, key: str, seen: list[Fetched | Inbound]) -> str | Non
     return decision.action
 
 
+def _dispatcher(app: App) -> Dispatcher | None:
+    """The app's dispatcher (made once) when its sender can send beside the mailbox's work, else None."""
+    if app.dispatcher is None and Dispatcher.usable(app):
+        app.dispatcher = Dispatcher()
+    return app.dispatcher
+
+
 def _finish(app: App, key: str, row: int, *, quarantine: bool) -> None:
+    """Send the message's reply, then move the message out of the inbox and mark it done. In a batch with a
+    dispatcher the reply goes on its thread, and the message is moved once it is sent (`settle`), after the
+    next message was recorded."""
+    dispatch = app.dispatch
+    if dispatch is not None:
+        settle(app)
+        items = app.ledger.outbox_to_send(include_uncertain=app.settings.smtp.resend_uncertain, message_row=row)
+        if items and not app.sender_down:
+            _sending(app, items[0])
+            dispatch.start(Flight(key, row, quarantine, items[0]), lambda: hand_over(app, items[0]))
+            return
     send_replies(app, row)
+    _move(app, key, row, quarantine=quarantine)
+
+
+def settle(app: App) -> None:
+    """Wait for the reply in flight, then move its message: that message's own step, inside its own boundary."""
+    if app.dispatch is None or app.dispatch.flight is None:
+        return
+    flight = app.dispatch.flight
+    try:
+        _handed_over(app, flight.item, app.dispatch.take())
+        send_replies(app, flight.row)  # anything else this message queued (a forward to the officer)
+        _move(app, flight.key, flight.row, quarantine=flight.quarantine)
+    except UNAVAILABLE:
+        raise
+    except Exception as exc:
+        _failed(app, flight.key, [], exc)
+
+
+def _land(app: App) -> None:
+    """The batch stopped: record the outcome of the reply in flight if the ledger still can (else it stays
+    `sending`, uncertain at the next start); its message stays in the inbox for the next batch to finish."""
+    if app.dispatch is None or app.dispatch.flight is None:
+        return
+    flight = app.dispatch.flight
+    try:
+        _handed_over(app, flight.item, app.dispatch.take())
+    except Exception as also:
+        get_logger(mailbox_key=flight.key).warning("reply_outcome_not_recorded", error=str(also)[:REASON_LIMIT])
+
+
+def _move(app: App, key: str, row: int, *, quarantine: bool) -> None:
     moved = app.mailbox.mark_done(key, quarantine=quarantine)
     checkpoint("moved")
     with app.ledger.transaction():
@@ -210,28 +263,43 @@ def send_replies(app: App, message_row: int | None = None) -> None:
         if app.sender_down:
             app.replies_deferred += 1
             continue  # unreachable a moment ago: the replies wait for the next batch, not for a timeout each
-        log = get_logger(reply_id=item.reply_id, mailbox_key=item.mailbox_key)
-        with ledger.transaction():
-            ledger.set_outbox_state(item.id, "sending")
-        try:
-            checkpoint("sending")
-            app.sender.send(item.reply_id, item.recipient, item.raw)
-        except SendError as exc:
-            _send_refused(app, item.id, exc)
-            continue
-        except (sqlite3.Error, MemoryError):
-            raise
-        except OSError as exc:  # the file outbox's disk, say: a temporary failure
-            _send_refused(app, item.id, SendError(f"{type(exc).__name__}: {exc}", permanent=False))
-            continue
-        except Exception as exc:  # a reply that cannot be sent for a reason of its own
-            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:REASON_LIMIT]
-            _send_refused(app, item.id, SendError(reason, permanent=True))
-            continue
-        checkpoint("handed_over")
-        with ledger.transaction():
-            ledger.set_outbox_state(item.id, "sent")
-        log.info("reply_sent", resent=item.state == "uncertain", kind=item.kind)
+        _sending(app, item)
+        _handed_over(app, item, hand_over(app, item))
+
+
+def _sending(app: App, item: OutboxRow) -> None:
+    with app.ledger.transaction():
+        app.ledger.set_outbox_state(item.id, "sending")
+
+
+def hand_over(app: App, item: OutboxRow) -> SendError | None:
+    """The hand-over itself, without the ledger (it may run on the dispatcher's thread): None when the sender
+    took it, else why not. A fault after the hand-over, or of the database or the memory, is raised."""
+    try:
+        checkpoint("sending")
+        app.sender.send(item.reply_id, item.recipient, item.raw)
+    except SendError as exc:
+        return exc
+    except (sqlite3.Error, MemoryError):
+        raise
+    except OSError as exc:  # the file outbox's disk, say: a temporary failure
+        return SendError(f"{type(exc).__name__}: {exc}", permanent=False)
+    except Exception as exc:  # a reply that cannot be sent for a reason of its own
+        return SendError(" ".join(f"{type(exc).__name__}: {exc}".split())[:REASON_LIMIT], permanent=True)
+    checkpoint("handed_over")
+    return None
+
+
+def _handed_over(app: App, item: OutboxRow, refused: SendError | None) -> None:
+    """Record the hand-over's outcome: sent, or refused (failed, or pending later)."""
+    if refused is not None:
+        _send_refused(app, item.id, refused)
+        return
+    with app.ledger.transaction():
+        app.ledger.set_outbox_state(item.id, "sent")
+    get_logger(reply_id=item.reply_id, mailbox_key=item.mailbox_key).info(
+        "reply_sent", resent=item.state == "uncertain", kind=item.kind
+    )
 
 
 def _send_refused(app: App, outbox_id: int, exc: SendError) -> None:
