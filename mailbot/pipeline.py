@@ -268,7 +268,9 @@ def send_replies(app: App, message_row: int | None = None) -> None:
 
 
 def _sending(app: App, item: OutboxRow) -> None:
-    with app.ledger.transaction():
+    """`sending`, before the hand-over. Not fsynced when uncertain replies are sent again anyway: undone by a
+    power loss it is `pending` again, sent again under the same Message-ID, as an `uncertain` one would be."""
+    with app.ledger.transaction(durable=not app.settings.smtp.resend_uncertain):
         app.ledger.set_outbox_state(item.id, "sending")
 
 
@@ -295,7 +297,7 @@ def _handed_over(app: App, item: OutboxRow, refused: SendError | None) -> None:
     if refused is not None:
         _send_refused(app, item.id, refused)
         return
-    with app.ledger.transaction():
+    with app.ledger.transaction(durable=False):  # made durable by the message's `done` right after the move
         app.ledger.set_outbox_state(item.id, "sent")
     get_logger(reply_id=item.reply_id, mailbox_key=item.mailbox_key).info(
         "reply_sent", resent=item.state == "uncertain", kind=item.kind

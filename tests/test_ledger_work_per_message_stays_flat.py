@@ -107,3 +107,23 @@ def test_the_per_sender_rate_limit_still_counts_every_spelling_of_the_address(tm
     assert ledger.replies_since(now + dt.timedelta(seconds=30), "don-vi@EXAMPLE.vn") == 1
     assert ledger.replies_since(now - dt.timedelta(hours=1)) == 3
     ledger.close()
+
+
+def test_a_commit_not_fsynced_is_still_whole_and_the_ledger_is_fully_synchronous_again_after_it(
+    tmp_path: Path,
+) -> None:
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+    with ledger.transaction(durable=False):
+        assert ledger.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: no fsync at this commit
+        ledger.set_meta("a", "1")
+    try:
+        with ledger.transaction(durable=False):
+            ledger.set_meta("b", "2")
+            raise RuntimeError("a fault inside")
+    except RuntimeError:
+        pass
+    assert ledger.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+    other = SqliteLedger(tmp_path / "ledger.sqlite3", read_only=True)
+    assert (other.meta("a"), other.meta("b")) == ("1", None)
+    other.close()
+    ledger.close()
