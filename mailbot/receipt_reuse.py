@@ -22,7 +22,7 @@ from reportlab.platypus import Paragraph
 
 __all__ = ["ReceiptFont", "TextParagraph", "is_clean_line"]
 
-WIDTH_CACHE = 50_000  # words whose width a font remembers (a few MB at most), forgotten all at once when full
+WIDTH_CACHE = 20_000  # words whose width a font keeps (Vietnamese has ~7,000 syllables); all forgotten when full
 WIDTH_WORD = 40  # characters: a longer text (a whole line being drawn) is measured every time, not remembered
 SAME_WIDTH = 1e-6  # points: a paragraph's lines are kept when it is wrapped again at a width this close
 SUBSET_CACHE = 16  # font subsets (and their compressed bytes) remembered per font, the most recent first
