@@ -120,6 +120,9 @@ class SmtpSender(Server):
     envelope_from: str | None = None  # MAIL FROM; default: the address in `from`
     copy_to_sent: bool = False  # Microsoft 365 and Gmail keep their own copy of what is sent
     resend_uncertain: bool = True
+    #: Replies sent over one connection (one login) before it is closed and made again; 20 is the limit Exchange
+    #: has long applied per connection by default, and within what Exchange Online, Gmail and Postfix accept.
+    max_messages_per_connection: int = Field(default=20, ge=1, le=1000)
 
     @property
     def effective_port(self) -> int:

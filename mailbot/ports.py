@@ -49,6 +49,9 @@ class Sender(Protocol):
     def send(self, reply_id: str, recipient: str, raw: bytes) -> None:
         """Hand one reply over for delivery; raises SendError. Sending the same reply_id twice is harmless."""
 
+    def release(self) -> None:
+        """Close any connection kept open between sends; the next send opens a new one."""
+
     def close(self) -> None: ...
 
 

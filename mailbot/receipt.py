@@ -43,8 +43,10 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import CondPageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import CondPageBreak, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from mailbot.receipt_reuse import ReceiptFont, is_clean_line
+from mailbot.receipt_reuse import TextParagraph as Para
 from mailbot.replies import VIETNAM, ReplyContent, _task_rows, _totals, one_line, vn_time
 from mailbot.validation.schema import Rules
 
@@ -54,6 +56,7 @@ RECEIPT_TITLE = "PHIẾU TIẾP NHẬN HỒ SƠ ĐỀ XUẤT NHIỆM VỤ"
 COUNTRY = ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc")
 GENERATOR = "hệ thống tiếp nhận hồ sơ mailbot"
 LONG_LIMIT = 400  # the call's title, the office: text from the rules, shown whole
+
 
 #: Where DejaVu Sans and Noto Sans live (Debian/Ubuntu, Fedora, Arch, Alpine), tried in this order.
 SYSTEM_FONTS = (
@@ -167,7 +170,7 @@ def _faces(font: Path) -> _Faces:
 def _register(path: Path) -> str:
     name = "MailbotReceipt-" + hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:12]
     if name not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(name, str(path)))
+        pdfmetrics.registerFont(ReceiptFont(name, str(path)))
     return name
 
 
@@ -176,7 +179,10 @@ def _register(path: Path) -> str:
 
 def _line(value: object, limit: int = LONG_LIMIT) -> str:
     """`value` as one clean NFC line that can be encoded (a lone surrogate becomes U+FFFD)."""
-    return _SURROGATE.sub("\ufffd", unicodedata.normalize("NFC", one_line(str(value), limit)))
+    text = str(value)
+    if len(text) <= limit and is_clean_line(text):
+        return text  # what the cleaning below gives back unchanged, known without going through it letter by letter
+    return _SURROGATE.sub("\ufffd", unicodedata.normalize("NFC", one_line(text, limit)))
 
 
 def _text(value: object, limit: int = LONG_LIMIT) -> str:
@@ -196,23 +202,29 @@ class _Styles:
     number: ParagraphStyle
     mono: ParagraphStyle
     note: ParagraphStyle
+    small_centre: ParagraphStyle
+    small_centre_bold: ParagraphStyle
 
 
+@functools.lru_cache(maxsize=8)
 def _styles(faces: _Faces) -> _Styles:
     def style(name: str, face: str, size: float, **extra: Any) -> ParagraphStyle:
         return ParagraphStyle(name, fontName=face, fontSize=size, leading=size * 1.3, **extra)
 
+    bold, centre = style("bold", faces.bold, 10), style("centre", faces.regular, 10, alignment=TA_CENTER)
     return _Styles(
         body=style("body", faces.regular, 10),
-        bold=style("bold", faces.bold, 10),
+        bold=bold,
         title=style("title", faces.bold, 14, alignment=TA_CENTER, spaceBefore=6, spaceAfter=4),
-        centre=style("centre", faces.regular, 10, alignment=TA_CENTER),
+        centre=centre,
         heading=style("heading", faces.bold, 10.5, spaceBefore=8, spaceAfter=4),
         cell=style("cell", faces.regular, 9),
         cell_bold=style("cell_bold", faces.bold, 9),
         number=style("number", faces.regular, 9, alignment=TA_RIGHT),
         mono=style("mono", faces.mono, 7.5),
         note=style("note", faces.regular, 8.5, textColor=colors.Color(0.25, 0.25, 0.25)),
+        small_centre=ParagraphStyle("centre_small", parent=centre, fontSize=9, leading=12),
+        small_centre_bold=ParagraphStyle("centre_bold", parent=bold, alignment=TA_CENTER, fontSize=9, leading=12),
     )
 
 
@@ -221,10 +233,9 @@ def _styles(faces: _Faces) -> _Styles:
 
 def _national_header(rules: Rules, st: _Styles) -> Table:
     issuer = rules.call.issuer
-    centre_bold = ParagraphStyle("centre_bold", parent=st.bold, alignment=TA_CENTER, fontSize=9, leading=12)
-    centre = ParagraphStyle("centre_small", parent=st.centre, fontSize=9, leading=12)
-    left = [Paragraph(_text(issuer.ministry), centre), Paragraph(_text(issuer.office), centre_bold)]
-    right = [Paragraph(_text(COUNTRY[0]), centre_bold), Paragraph(_text(COUNTRY[1]), centre_bold)]
+    centre, centre_bold = st.small_centre, st.small_centre_bold
+    left = [Para(_text(issuer.ministry), centre), Para(_text(issuer.office), centre_bold)]
+    right = [Para(_text(COUNTRY[0]), centre_bold), Para(_text(COUNTRY[1]), centre_bold)]
     table = Table([[left, right]], colWidths=(BODY_WIDTH * 0.45, BODY_WIDTH * 0.55))
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     return table
@@ -247,7 +258,7 @@ def _facts(content: ReplyContent, rules: Rules, st: _Styles) -> Table:
         ("Thời hạn nộp hồ sơ", f"{deadline} (giờ Việt Nam)", st.body),
         ("Tình trạng", status, st.bold if content.late else st.body),
     ]
-    cells = [[Paragraph(f"{label}:", st.body), Paragraph(_text(value), style)] for label, value, style in rows]
+    cells = [[Para(f"{label}:", st.body), Para(_text(value), style)] for label, value, style in rows]
     table = Table(cells, colWidths=(40 * mm, BODY_WIDTH - 40 * mm))
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     return table
@@ -260,14 +271,14 @@ def _orientation_names(rules: Rules) -> dict[int, str]:
 
 def _task_table(content: ReplyContent, rules: Rules, st: _Styles) -> Table:
     header = ["STT", "Tên nhiệm vụ", "Định hướng", "Thời gian thực hiện", "Kinh phí (triệu đồng)"]
-    cells: list[list[Any]] = [[Paragraph(_text(h), st.cell_bold) for h in header]]
+    cells: list[list[Any]] = [[Para(_text(h), st.cell_bold) for h in header]]
     for row in _task_rows(content.tasks, _orientation_names(rules)):
         name = row["orientation_name"]
         orientation = f"{row['orientation']} – {name}" if name else str(row["orientation"])
         values = (row["n"], row["name"], orientation, row["period"])
-        cells.append([*(Paragraph(_text(v, 600), st.cell) for v in values), Paragraph(_text(row["total"]), st.number)])
+        cells.append([*(Para(_text(v, 600), st.cell) for v in values), Para(_text(row["total"]), st.number)])
     if not content.tasks:
-        cells.append(["", Paragraph("(Không đọc được nhiệm vụ nào.)", st.cell), "", "", ""])
+        cells.append(["", Para("(Không đọc được nhiệm vụ nào.)", st.cell), "", "", ""])
     totals = _totals(content.tasks)
     body_rows = len(cells)
     for label, value in (
@@ -275,7 +286,7 @@ def _task_table(content: ReplyContent, rules: Rules, st: _Styles) -> Table:
         ("Trong đó: ngân sách nhà nước (NSNN)", totals["nsnn"]),
         ("Nguồn khác", totals["other"]),
     ):
-        cells.append(["", Paragraph(_text(label), st.cell_bold), "", "", Paragraph(_text(value), st.number)])
+        cells.append(["", Para(_text(label), st.cell_bold), "", "", Para(_text(value), st.number)])
     table = Table(cells, colWidths=TASK_COLUMNS, repeatRows=1)
     spans = [("SPAN", (1, r), (3, r)) for r in range(body_rows, len(cells))]
     together = ("NOSPLIT", (0, body_rows - 1), (-1, -1))  # the totals stay under the last task, on one page
@@ -284,12 +295,12 @@ def _task_table(content: ReplyContent, rules: Rules, st: _Styles) -> Table:
 
 
 def _file_table(files: Sequence[Mapping[str, str]], st: _Styles) -> Table:
-    cells: list[list[Any]] = [[Paragraph(_text(h), st.cell_bold) for h in ("STT", "Tên tệp", "Mã SHA-256")]]
+    cells: list[list[Any]] = [[Para(_text(h), st.cell_bold) for h in ("STT", "Tên tệp", "Mã SHA-256")]]
     for n, file in enumerate(files, start=1):
         name, digest = _text(file.get("name", ""), 255), _text(file.get("sha256", ""), 64)
-        cells.append([Paragraph(str(n), st.cell), Paragraph(name, st.cell), Paragraph(digest, st.mono)])
+        cells.append([Para(str(n), st.cell), Para(name, st.cell), Para(digest, st.mono)])
     if not files:
-        cells.append(["", Paragraph("(Không có tệp đính kèm.)", st.cell), ""])
+        cells.append(["", Para("(Không có tệp đính kèm.)", st.cell), ""])
     table = Table(cells, colWidths=FILE_COLUMNS, repeatRows=1)
     table.setStyle(TableStyle(_grid()))
     return table
@@ -305,20 +316,20 @@ def _grid() -> list[tuple[Any, ...]]:
 
 def _story(content: ReplyContent, files: Sequence[Mapping[str, str]], rules: Rules, st: _Styles) -> list[Any]:
     call = rules.call
-    story: list[Any] = [_national_header(rules, st), Spacer(1, 6 * mm), Paragraph(_text(RECEIPT_TITLE), st.title)]
-    story.append(Paragraph(_text(call.title), st.centre))
+    story: list[Any] = [_national_header(rules, st), Spacer(1, 6 * mm), Para(_text(RECEIPT_TITLE), st.title)]
+    story.append(Para(_text(call.title), st.centre))
     if call.document:
-        story.append(Paragraph(_text(f"(theo {call.document})"), st.centre))
+        story.append(Para(_text(f"(theo {call.document})"), st.centre))
     story += [Spacer(1, 5 * mm), _facts(content, rules, st)]
     story.append(CondPageBreak(HEADING_ROOM))  # a heading never ends a page alone
-    story.append(Paragraph("DANH MỤC NHIỆM VỤ HỆ THỐNG ĐÃ ĐỌC ĐƯỢC", st.heading))
+    story.append(Para("DANH MỤC NHIỆM VỤ HỆ THỐNG ĐÃ ĐỌC ĐƯỢC", st.heading))
     story.append(_task_table(content, rules, st))
     story.append(CondPageBreak(HEADING_ROOM))
-    story.append(Paragraph("CÁC TỆP ĐÃ NHẬN", st.heading))
+    story.append(Para("CÁC TỆP ĐÃ NHẬN", st.heading))
     story.append(_file_table(files, st))
     story.append(Spacer(1, 3 * mm))
-    story.append(Paragraph(_text(_PROOF_NOTE), st.note))
-    story.append(Paragraph(_text(f"Đơn vị tiếp nhận: {call.contact.office}."), st.note))
+    story.append(Para(_text(_PROOF_NOTE), st.note))
+    story.append(Para(_text(f"Đơn vị tiếp nhận: {call.contact.office}."), st.note))
     return story
 
 

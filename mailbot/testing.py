@@ -54,6 +54,9 @@ class FakeSender:
             raise self.fail_with
         self.sent[reply_id] = (recipient, raw)
 
+    def release(self) -> None:
+        return None  # nothing is kept open between sends
+
     def close(self) -> None:
         return None
 

@@ -401,5 +401,8 @@ class EwsSender:
         found = self._sent_folder.filter(message_id=reply_id).only("id")
         return any(not isinstance(item, Exception) for item in found)
 
+    def release(self) -> None:
+        return None  # the EWS session belongs to the connection the mailbox shares; nothing of the sender's
+
     def close(self) -> None:
         return None

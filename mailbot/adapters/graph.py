@@ -217,6 +217,9 @@ class GraphSender:
         found = self.client.json("GET", url, params=params)
         return bool(found and found.get("value"))
 
+    def release(self) -> None:
+        return None  # HTTPS requests through the client, which keeps (and renews) its own connections
+
     def close(self) -> None:
         self.client.close()
 

@@ -30,5 +30,8 @@ class OutboxDirSender:
         except OSError as exc:
             raise SendError(f"cannot write to the outbox folder: {exc.strerror}", permanent=False) from exc
 
+    def release(self) -> None:
+        return None  # nothing is kept open between sends
+
     def close(self) -> None:
         return None

@@ -76,6 +76,13 @@ class _RecordingSMTP(SMTP):
         super().__init__(*args, **kwargs)
         self.paths = _Paths()
 
+    def connection_made(self, transport: Any) -> None:
+        sink = getattr(self.event_handler, "sink", None)
+        if isinstance(sink, SmtpSink) and self._original_transport is None:  # not the TLS layer STARTTLS adds
+            with sink._lock:
+                sink.connections += 1
+        super().connection_made(transport)
+
     async def smtp_MAIL(self, arg: str | None) -> None:
         before = self.envelope.mail_from
         await super().smtp_MAIL(arg)
@@ -166,6 +173,7 @@ class SmtpSink:
         self.envelopes: list[Delivery] = []
         self.smtp_envelopes: list[SmtpEnvelope] = []  # the same transactions, paths and options as sent
         self.logins: list[str | None] = []
+        self.connections = 0  # connections accepted (each a greeting, and a login where auth is required)
         self._count = len(list(directory.glob("*.eml"))) if directory.exists() else 0
         self._lock = threading.Lock()
         self._controller: _Controller | None = None
