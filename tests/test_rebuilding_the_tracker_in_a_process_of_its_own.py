@@ -4,6 +4,7 @@ ledger; stopping leaves the tracker current and no child behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -44,10 +45,8 @@ def _events(space: Workspace) -> list[dict[str, Any]]:
     events = []
     for line in lines:
         if line.startswith("{"):
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 events.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
     return events
 
 
