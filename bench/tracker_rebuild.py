@@ -217,7 +217,7 @@ def timings(app: App, repeat: int) -> dict[str, float]:
     data = tracker_data(ledger, app.archive, app.rules, app.roster)
     plan = compile_plan(data, app.rules)
     return {
-        "fingerprint": best(repeat, lambda: tracker_fingerprint(app, ledger)),
+        "fingerprint": best(repeat, lambda: tracker_fingerprint(app.settings, ledger)),
         "tracker_data": best(repeat, lambda: tracker_data(ledger, app.archive, app.rules, app.roster)),
         "tracker workbook (write)": best(repeat, lambda: app.tracker.write(data)),
         "compile_plan": best(repeat, lambda: compile_plan(data, app.rules)),

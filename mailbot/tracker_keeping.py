@@ -77,7 +77,7 @@ def keep_tracker(
     last write that reached the tracker itself, is the fingerprint of what the ledger holds now. The data and
     the fingerprint come from one read snapshot, so a change committed meanwhile makes the next check rebuild."""
     with _snapshot(ledger):
-        mark = tracker_fingerprint(app, ledger)
+        mark = tracker_fingerprint(app.settings, ledger)
         if not always and ledger.meta(TRACKER_MARK) == mark and app.settings.storage.tracker.exists():
             return None
         data = tracker_data(ledger, app.archive, app.rules, app.roster)
@@ -111,11 +111,11 @@ _TRACKED = (
 )
 
 
-def tracker_fingerprint(app: TrackerSources, ledger: SqliteLedger) -> str:
+def tracker_fingerprint(settings: Settings, ledger: SqliteLedger) -> str:
     """SHA-256 of everything the tracker is built from: the ledger's rows it shows, the rules and roster
     files, and this mailbot's version (a new one may lay the workbook out differently)."""
     digest = hashlib.sha256(__version__.encode())
-    for source in (app.settings.rules.file, app.settings.roster.file):
+    for source in (settings.rules.file, settings.roster.file):
         with suppress(OSError):
             digest.update(Path(source).read_bytes() if source else b"-")
     for query in _TRACKED:
@@ -123,6 +123,12 @@ def tracker_fingerprint(app: TrackerSources, ledger: SqliteLedger) -> str:
         for row in ledger.db.execute(query):
             digest.update(repr(row).encode())
     return digest.hexdigest()
+
+
+def tracker_is_current(settings: Settings, ledger: SqliteLedger) -> bool:
+    """Whether the tracker exists and was last written from what the ledger holds now (`mailbot status`)."""
+    with _snapshot(ledger):
+        return settings.storage.tracker.exists() and ledger.meta(TRACKER_MARK) == tracker_fingerprint(settings, ledger)
 
 
 @contextmanager
