@@ -28,6 +28,7 @@ import dataclasses
 import datetime as dt
 import json
 import pstats
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -264,14 +265,14 @@ def compare_xlsx(a: Path, b: Path) -> list[str]:
         x, y = left[title], right[title]
         facts = ("dimensions", "freeze_panes", "sheet_state", "print_title_rows", "print_area")
         out += [f"{title}: {f}" for f in facts if getattr(x, f) != getattr(y, f)]
-        out += [f"{title}: tables" for _ in [0] if {k: v.ref for k, v in x.tables.items()} != {
-            k: v.ref for k, v in y.tables.items()}]  # fmt: skip
-        out += [f"{title}: merged" for _ in [0] if set(map(str, x.merged_cells.ranges)) != set(
-            map(str, y.merged_cells.ranges))]  # fmt: skip
-        widths = ({k: d.width for k, d in s.column_dimensions.items()} for s in (x, y))
-        heights = ({k: d.height for k, d in s.row_dimensions.items()} for s in (x, y))
-        out += [f"{title}: column widths"] if next(widths) != next(widths) else []
-        out += [f"{title}: row heights"] if next(heights) != next(heights) else []
+        for what, fact in (
+            ("tables", lambda s: dict(s.tables.items())),
+            ("merged cells", lambda s: sorted(map(str, s.merged_cells.ranges))),
+            ("column widths", lambda s: {k: d.width for k, d in s.column_dimensions.items()}),
+            ("row heights", lambda s: {k: d.height for k, d in s.row_dimensions.items()}),
+            ("page setup", lambda s: (repr(s.page_setup), repr(s.page_margins), s.oddHeader.left.text)),
+        ):
+            out += [f"{title}: {what}"] if fact(x) != fact(y) else []
         for row_x, row_y in zip(x.iter_rows(), y.iter_rows(), strict=True):
             for c, d in zip(row_x, row_y, strict=True):
                 if _cell(c) != _cell(d):
@@ -346,6 +347,8 @@ def main() -> int:
             if not args.no_timings:
                 for what, seconds in timings(app, args.repeat).items():
                     print(f"{size:>6,} on file  {what:<26} {seconds:8.3f} s", flush=True)
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                print(f"{size:>6,} on file  {'peak RSS of this process':<26} {peak:8.0f} MB (so far)", flush=True)
         finally:
             app.close()
     return 0
