@@ -210,7 +210,11 @@ class TrackerKeeper:
             self.process.close()
 
     def _keep(self) -> None:
-        written = self.process.keep()
+        try:
+            written = self.process.keep()
+        except Exception:  # a bug of ours in talking to the process must not stop the keeping: told, tried again
+            self.log.exception("tracker_crashed")
+            written = False
         if written is False:  # the process crashed or died (logged): try again after the next batch
             self.ok = False
         elif written is not None:
