@@ -241,10 +241,12 @@ class TrackerProcess:
         self.log = get_logger()
 
     def start(self) -> None:
+        from mailbot.tracker_child import serve
+
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: safe beside the service's threads
         ours, theirs = context.Pipe()
-        process = context.Process(target=_serve, args=(self.settings, theirs), name="mailbot-tracker", daemon=True)
-        with _signals_blocked():  # the child inherits the mask through exec: no signal before it ignores them
+        process = context.Process(target=serve, args=(self.settings, theirs), name="mailbot-tracker", daemon=True)
+        with _ctrl_c_ignored():  # an ignored signal stays ignored through exec: none before the child ignores it
             process.start()
         theirs.close()  # the child's end is the child's alone: its death ends our reads (EOFError)
         self.process, self.connection = process, ours
@@ -302,12 +304,17 @@ class TrackerProcess:
 
 
 @contextmanager
-def _signals_blocked() -> Iterator[None]:
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+def _ctrl_c_ignored() -> Iterator[None]:
+    """SIGINT ignored while the child is started from the main thread (a thread cannot change it; a child started
+    from the keeper's thread ignores it from its first import, tracker_child, a few milliseconds later)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass(frozen=True)
@@ -329,11 +336,9 @@ class _Sources:
         return cls(settings, load_rules(settings.rules.file), roster, Archive(settings.archive_dir), tracker)
 
 
-def _serve(settings: Settings, connection: Connection) -> None:
-    """The child: answer each request (False: check; None: end) with (kind, keep_tracker's answer, events)."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # a pending one is discarded
+def serve(settings: Settings, connection: Connection) -> None:
+    """The child (from tracker_child, which ignores SIGINT and SIGTERM): answer each request (False: check;
+    None: end) with (kind, keep_tracker's answer, events)."""
     _die_with_parent()
     os.nice(NICENESS)
     events = _collect_events()
