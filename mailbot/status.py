@@ -31,7 +31,7 @@ def status_report(settings: Settings) -> tuple[int, dict[str, Any]]:
     except LedgerError as exc:
         return _verdict(DOWN, report | {"problem": str(exc)})
     try:
-        report |= _read(ledger)
+        report |= _read(ledger) | {"tracker": _tracker(settings, ledger)}
     finally:
         ledger.close()
     report["ledger_mb"] = round(sum(_size(Path(f"{path}{s}")) for s in ("", "-wal")) / 1_000_000, 1)
@@ -61,6 +61,18 @@ def _read(ledger: SqliteLedger) -> dict[str, Any]:
         ],
         "watched_conditions": [a.condition for a in alerts if a.state == "active"],
     }
+
+
+def _tracker(settings: Settings, ledger: SqliteLedger) -> dict[str, Any]:
+    """Where the officer's tracker is, when it was last written, and whether it shows what the ledger holds."""
+    from mailbot.tracker_keeping import tracker_is_current
+
+    path = settings.storage.tracker
+    try:
+        written = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).isoformat(timespec="seconds")
+    except OSError:
+        written = None
+    return {"path": str(path), "written_at": written, "current": tracker_is_current(settings, ledger)}
 
 
 def _verdict(code: int, report: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -97,5 +109,8 @@ def render(report: dict[str, Any]) -> list[str]:
         if report.get("last_error"):
             lines.append(f"last error: {report['last_error']}")
         lines += [f"alert: {a['condition']} since {a['since']} ({a['detail']})" for a in report["open_alerts"]]
+        tracker = report["tracker"]
+        state = "current" if tracker["current"] else "behind the ledger (rewritten within the lag window)"
+        lines.append(f"tracker: last written {tracker['written_at'] or 'never'}; {state}")
         lines.append(f"ledger: {report['ledger_mb']} MB; free disk: {report['free_disk_mb']} MB")
     return lines

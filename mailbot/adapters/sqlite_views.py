@@ -104,8 +104,11 @@ class LedgerViews:
             " o.state, o.last_error, m.error_id, m.reprocessed_at,"
             " CASE WHEN m.action = 'noted' THEN m.reason ELSE v.note END, COALESCE(v.note_asks, 0)"
             " FROM messages m LEFT JOIN submissions s ON s.id = m.submission_id"
-            " LEFT JOIN outbox o ON o.id = (SELECT MAX(id) FROM outbox WHERE message_row = m.id AND kind = 'reply')"
-            " LEFT JOIN versions v ON v.id = (SELECT MAX(id) FROM versions WHERE message_row = m.id)"
+            # each message's last reply and version by one grouped pass each (a subquery per message scanned them)
+            " LEFT JOIN (SELECT message_row, MAX(id) AS id FROM outbox WHERE kind = 'reply' GROUP BY message_row) lo"
+            " ON lo.message_row = m.id LEFT JOIN outbox o ON o.id = lo.id"
+            " LEFT JOIN (SELECT message_row, MAX(id) AS id FROM versions GROUP BY message_row) lv"
+            " ON lv.message_row = m.id LEFT JOIN versions v ON v.id = lv.id"
             " ORDER BY m.received_at, m.id"
         ).fetchall()
         keys = (

@@ -6,15 +6,18 @@ then the per-unit table. Money is written as a Vietnamese reader writes it: 1.23
 from __future__ import annotations
 
 import io
+import re
 from itertools import groupby
+from xml.sax.saxutils import escape
 
 from docx import Document
 from docx.document import Document as DocumentObject
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
+from docx.oxml.table import CT_Row
 from docx.shared import Emu, Mm, Pt
 from docx.table import Table, _Cell, _Row
 
@@ -37,6 +40,9 @@ PAGE_WIDTH, PAGE_HEIGHT, MARGIN = Mm(297), Mm(210), Mm(12)
 _TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN
 #: Widths in mm that fit "(12)", "12.345,5" and "01/2024" at 8 points with Word's cell margins.
 _FIXED_MM = {"stt": 10, "count": 14, "money": 18, "month": 15, "integer": 10}
+#: Characters a run's text cannot hold as they are (python-docx makes tabs and breaks of some, refuses others).
+_SPECIAL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_JC = {WD_ALIGN_PARAGRAPH.CENTER: "center", WD_ALIGN_PARAGRAPH.RIGHT: "right"}
 
 
 def plan_docx(plan: CompiledPlan) -> bytes:
@@ -138,29 +144,52 @@ class _Grid:
         self.table.alignment = WD_TABLE_ALIGNMENT.CENTER
         self.table.autofit = False
         self.widths = column_widths(columns)
+        self.twips = [Emu(width).twips for width in self.widths]  # as python-docx writes a cell's width
         for column, width in zip(self.table.columns, self.widths, strict=True):
             column.width = width
 
     def row(
-        self, texts: list[str], *, bold: bool = False, header: bool = False, right: frozenset[int] = frozenset()
+        self,
+        texts: list[str],
+        *,
+        bold: bool = False,
+        header: bool = False,
+        right: frozenset[int] = frozenset(),
+        span: int = 1,
     ) -> _Row:
-        row: _Row = self.table.add_row()  # type: ignore[no-untyped-call]  # python-docx leaves add_row unannotated
-        for index, (cell, text) in enumerate(zip(self.cells(row), texts, strict=True)):
-            cell.width = self.widths[index]
-            if text:
-                paragraph = cell.paragraphs[0]
-                alignment = _alignment(header, index in right)
-                if alignment is not None:
-                    paragraph.alignment = alignment
-                run = paragraph.add_run(text)
-                run.font.size = Pt(self.size)
-                if bold or header:
-                    run.font.bold = True
-        properties = row._tr.get_or_add_trPr()
-        properties.append(OxmlElement("w:cantSplit"))  # a row is never cut across two pages
-        if header:
-            properties.append(OxmlElement("w:tblHeader"))  # repeated at the top of every page
-        return row
+        """A row appended to the table, its first cell over `span` columns (`texts` has one per column; those it
+        covers must be empty). Its XML is written in one piece: the same elements python-docx's add_row,
+        cell.width, paragraph.alignment, add_run and a merge within one row make, without their cost per element
+        and per merge (a plan of thousands of tasks has tens of thousands of cells)."""
+        size = f'<w:sz w:val="{round(self.size * 2)}"/>'
+        run_properties = f"<w:rPr>{'<w:b/>' if bold or header else ''}{size}</w:rPr>"
+        parts = [f"<w:tr {nsdecls('w')}><w:trPr><w:cantSplit/>{'<w:tblHeader/>' if header else ''}</w:trPr>"]
+        special: list[tuple[int, str]] = []  # texts with tabs, line breaks or control characters: python-docx's
+        for index, (width, text) in enumerate(zip(self.twips, texts, strict=True)):
+            if 0 < index < span:
+                continue  # covered by the first cell
+            if index == 0 and span > 1:
+                spanned = f'<w:tcW w:type="dxa" w:w="{sum(self.twips[:span])}"/><w:gridSpan w:val="{span}"/>'
+                parts.append(f"<w:tc><w:tcPr>{spanned}</w:tcPr>")
+            else:
+                parts.append(f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/></w:tcPr>')
+            if not text:
+                parts.append("<w:p/></w:tc>")
+                continue
+            alignment = _alignment(header, index in right)
+            paragraph = f'<w:pPr><w:jc w:val="{_JC[alignment]}"/></w:pPr>' if alignment is not None else ""
+            if _SPECIAL.search(text):
+                special.append((index, text))
+                content = ""
+            else:
+                space = ' xml:space="preserve"' if len(text.strip()) < len(text) else ""
+                content = f"<w:t{space}>{escape(text)}</w:t>"
+            parts.append(f"<w:p>{paragraph}<w:r>{run_properties}{content}</w:r></w:p></w:tc>")
+        tr: CT_Row = parse_xml("".join(parts) + "</w:tr>")
+        self.table._tbl.append(tr)
+        for index, text in special:  # python-docx's own run text: <w:tab/>, <w:br/>, or its refusal
+            tr.tc_lst[index - span + 1 if index else 0].p_lst[0].r_lst[0].text = text
+        return _Row(tr, self.table)
 
     def cells(self, row: _Row) -> list[_Cell]:
         """The cells of a row not yet merged, one per column (python-docx's `row.cells` walks the whole table)."""
@@ -170,10 +199,7 @@ class _Grid:
         """A label merged over columns 0..last (all by default), then `values` right-aligned in the columns after."""
         end = len(self.columns) - 1 if last is None else last
         texts = [text, *[""] * end, *(values or [""] * (len(self.columns) - end - 1))]
-        row = self.row(texts, bold=True, right=frozenset(range(end + 1, len(self.columns))))
-        if end > 0:
-            cells = self.cells(row)
-            cells[0].merge(cells[end])
+        self.row(texts, bold=True, right=frozenset(range(end + 1, len(self.columns))), span=end + 1)
 
     def header(self, numbers: bool) -> None:
         top = self.cells(self.row([c.group or c.label for c in self.columns], header=True))
