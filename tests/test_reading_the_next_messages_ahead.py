@@ -9,29 +9,20 @@ from pathlib import Path
 
 from mailbot.bootstrap import App, build_app
 from mailbot.config import load_settings
-from mailbot.demo_mail import VN, DemoMail, descriptions_docx, email, task, task_list_xlsx
+from mailbot.demo_mail import VN, DemoMail
 from mailbot.isolation import IsolatedReader
 from mailbot.pipeline import process_batch, process_one
 from mailbot.readahead import ReadAhead
 from mailbot.validation.schema import Rules
 from tests.builders.sheets import xlsx_bytes
+from tests.builders.units import unit_mails
 from tests.mailflow import Workspace, make_workspace
 
 WHEN = dt.datetime(2023, 4, 20, 9, 0, tzinfo=VN)
 
 
 def _mails(rules: Rules, count: int) -> list[DemoMail]:
-    mails = []
-    for n in range(count):
-        total = 500 if n % 2 == 0 else 400  # every second plan's budget does not add up: a correction
-        tasks = [task(f"Nhiệm vụ {n}", 2, "2024-01", "2024-06", total, 500, f"Viện {n}")]
-        files = [
-            ("PhuLuc1.xlsx", task_list_xlsx(rules, f"Viện {n}", tasks)),
-            ("PhuLuc2.docx", descriptions_docx(rules, tasks)),
-        ]
-        raw, _ = email(f"Đơn vị {n} <dv{n}@dv{n}.example.vn>", f"Đề xuất {n}", "Kính gửi.", files, date=WHEN)
-        mails.append(DemoMail(f"unit {n}", raw, WHEN + dt.timedelta(minutes=n), ""))
-    return mails
+    return unit_mails(rules, count, wrong_budget_every=2)
 
 
 class CountingReader(IsolatedReader):

@@ -14,11 +14,12 @@ import pytest
 from mailbot.adapters.sqlite_ledger import SqliteLedger
 from mailbot.bootstrap import App, build_app
 from mailbot.config import load_settings
-from mailbot.demo_mail import VN, DemoMail, descriptions_docx, email, task, task_list_xlsx
+from mailbot.demo_mail import VN, DemoMail
 from mailbot.errors import ServiceUnavailable
 from mailbot.pipeline import process_batch
 from mailbot.ports import Fetched
 from mailbot.validation.schema import Rules
+from tests.builders.units import unit_mails
 from tests.mailflow import ImapWorkspace, Workspace, make_workspace
 from tests.servers import Certificates, Dovecot, SmtpSink
 
@@ -26,16 +27,7 @@ WHEN = dt.datetime(2023, 4, 20, 9, 0, tzinfo=VN)
 
 
 def _mails(rules: Rules, count: int) -> list[DemoMail]:
-    mails = []
-    for n in range(count):
-        tasks = [task(f"Nhiệm vụ {n}", 2, "2024-01", "2024-06", 500, 500, f"Viện {n}")]
-        files = [
-            ("PhuLuc1.xlsx", task_list_xlsx(rules, f"Viện {n}", tasks)),
-            ("PhuLuc2.docx", descriptions_docx(rules, tasks)),
-        ]
-        raw, _ = email(f"Đơn vị {n} <dv{n}@dv{n}.example.vn>", f"Đề xuất {n}", "Kính gửi.", files, date=WHEN)
-        mails.append(DemoMail(f"unit {n}", raw, WHEN + dt.timedelta(minutes=n), ""))
-    return mails
+    return unit_mails(rules, count)
 
 
 class Journal:
