@@ -28,6 +28,7 @@ from mailbot.logs import get_logger
 from mailbot.ports import Fetched
 
 T = TypeVar("T")
+KEPT_BODIES, KEPT_BYTES = 4, 32_000_000  # bodies kept between the read-ahead's fetch and the message's turn
 DELETED = b"\\Deleted"
 SEEN = b"\\Seen"
 #: What a dropped, reset, timed-out or refused connection raises.
@@ -182,6 +183,7 @@ class ImapMailbox:
         self.max_message_bytes = max_message_bytes
         self.connection = ImapConnection(settings, login, **connection)
         self._folders_ready = False
+        self._bodies: dict[str, bytes] = {}  # bodies fetched ahead (mailbot.readahead), taken on their turn
 
     def _ready(self, client: Any) -> Any:
         if not self._folders_ready:
@@ -206,7 +208,7 @@ class ImapMailbox:
         return int(uid) if int(validity) == self.connection.uidvalidity else None
 
     def fetch(self, key: str) -> Fetched | None:
-        def fetch(client: Any) -> Fetched | None:
+        def fetch(client: Any) -> tuple[Fetched, bool] | None:
             uid = self._uid(key)
             if uid is None:
                 return None
@@ -214,15 +216,31 @@ class ImapMailbox:
             if not meta:
                 return None  # moved or deleted by a person since it was listed
             size, arrived = int(meta[b"RFC822.SIZE"]), meta[b"INTERNALDATE"]
+            kept = self._bodies.pop(key, None)
+            if kept is not None and len(kept) == size:  # a UID's message never changes: still there, same bytes
+                return Fetched(key, kept, arrived, size=size, complete=True), True
             if size > self.max_message_bytes:
                 header = client.fetch([uid], [b"BODY.PEEK[HEADER]"]).get(uid, {}).get(b"BODY[HEADER]", b"")
-                return Fetched(key, bytes(header), arrived, size=size, complete=False)
+                return Fetched(key, bytes(header), arrived, size=size, complete=False), False
             body = client.fetch([uid], [b"BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
             if body is None or len(body) != size:
                 raise MailboxUnavailable(f"FETCH of {key} returned {'no body' if body is None else 'a short body'}")
-            return Fetched(key, bytes(body), arrived, size=size)
+            return Fetched(key, bytes(body), arrived, size=size), False
 
-        return self.connection.run(fetch)
+        found = self.connection.run(fetch)
+        if found is None:
+            return None
+        fetched, taken = found
+        if fetched.complete and not taken:
+            self._keep(key, fetched.raw)
+        return fetched
+
+    def _keep(self, key: str, raw: bytes) -> None:
+        """Keep the body a moment: the read-ahead fetches a message before its turn fetches it again, and then
+        only its size and date are asked for (which also shows it is still there). At most KEPT_BYTES."""
+        self._bodies[key] = raw
+        while len(self._bodies) > KEPT_BODIES or sum(len(b) for b in self._bodies.values()) > KEPT_BYTES:
+            self._bodies.pop(next(iter(self._bodies)))
 
     def mark_done(self, key: str, *, quarantine: bool = False) -> None:
         target = self.settings.quarantine_folder if quarantine else self.settings.processed_folder
