@@ -41,6 +41,7 @@ def test_a_body_fetched_ahead_is_taken_on_its_turn_and_a_moved_message_is_still_
         client.delete_messages([int(second.partition("/")[2])])
         client.expunge()
         client.logout()  # a person deleted it after it was read ahead
+        assert app.mailbox.list_new() == [first]  # mailbot's session learns of it (on its turn: after the moves)
         assert app.mailbox.fetch(second) is None
     finally:
         app.close()
