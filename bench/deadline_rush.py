@@ -19,9 +19,9 @@ submissions (a Phụ lục 1 .xlsx and a Phụ lục 2 .docx each, bench/rush_ma
 
     .venv/bin/python bench/deadline_rush.py [--quick] [--json results.json] [--parts backlog,ledger,latency,memory]
 
-Run time follows mailbot's speed: at ~2.3 messages/s (December 2026, two shared cores) --quick (100 / 50 / 500)
-takes ~8 minutes and the full sizes (1,000 / 500 / 5,000) well over an hour, most of it filling the ledger to
-5,000; sizes can be set one by one (--backlog, --small, --large, --batch, --latency-messages, --every).
+Run time follows mailbot's speed: at ~12 messages/s (December 2026, two cores) the full sizes (1,000 / 500 /
+5,000) take ~16 minutes, half of it filling the ledger to 5,000, and --quick (100 / 50 / 500) ~4; sizes can be set
+one by one (--backlog, --small, --large, --batch, --latency-messages, --every).
 """
 
 from __future__ import annotations
