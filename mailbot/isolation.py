@@ -1,17 +1,18 @@
 """Untrusted files are read in a child process with a memory cap and a time limit.
 
 A spreadsheet that expands to gigabytes or a PDF that loops forever must cost the bot one finding,
-not its memory or its schedule (RELIABILITY #38, #51). One worker process (started once, kept)
-reads one file at a time under RLIMIT_AS; when it runs out of memory, dies or overruns
-its time, it is killed and replaced, and the file gets a finding that names it.
+not its memory or its schedule (RELIABILITY #38, #51). Each worker process (started once, kept; `processes`
+of them, each fed by a thread of its own) reads one file at a time under RLIMIT_AS; when it runs out of
+memory, dies or overruns its time, it is killed and replaced, and the file gets a finding that names it.
 
 Legacy and OpenDocument files are converted by LibreOffice inside the worker (mailbot.readers.convert):
 the converter is the worker's child, dies with it, and has the worker's time limit and memory cap. Each
 worker keeps its converter profile in a folder of its own under this reader's folder, removed with it.
 
 Ctrl-C is the parent's business: a terminal sends SIGINT to the whole process group, and the worker ignores
-it (from birth: it is started with SIGINT blocked), so it never prints a traceback of its own; the parent
-stops gracefully (`run`) or kills it (`once`).
+it from its initializer on (it is started from a thread with SIGINT blocked, though a spawned child does not
+keep that mask: a Ctrl-C in its first moments may still end it with a traceback); the parent stops gracefully
+(`run`) or kills it (`once`).
 """
 
 from __future__ import annotations
