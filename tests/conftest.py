@@ -159,3 +159,14 @@ def graph_server(certificates: Certificates) -> Iterator[GraphServer]:
     server = GraphServer(certificates).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def font() -> Path:
+    """The receipt's font found on this machine; a test that needs one fails without it (`make test` installs it)."""
+    from mailbot.receipt import find_font
+
+    found = find_font(None)
+    if found is None:
+        pytest.fail("no DejaVu Sans or Noto Sans on this machine: install fonts-dejavu-core (make test does)")
+    return found

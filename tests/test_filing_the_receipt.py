@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pypdf
-import pytest
 
 from mailbot.model import Task
 from mailbot.receipt import RECEIPT_TITLE, find_font, receipt_name, receipt_pdf
@@ -56,14 +55,6 @@ def content(**changes: Any) -> ReplyContent:
         "received_at": RECEIVED,
     }
     return ReplyContent(**(values | changes))
-
-
-@pytest.fixture(scope="module")
-def font() -> Path:
-    found = find_font(None)
-    if found is None:
-        pytest.skip("no DejaVu Sans or Noto Sans on this machine (make setup installs fonts-dejavu-core)")
-    return found
 
 
 def pages(pdf: bytes) -> list[str]:
@@ -215,13 +206,11 @@ def test_find_font_gives_none_for_a_missing_or_unusable_configured_font(tmp_path
 
 def test_find_font_refuses_a_font_without_every_vietnamese_letter(tmp_path: Path, font: Path) -> None:
     mono = font.with_name("DejaVuSansMono.ttf")  # DejaVu Sans Mono has no "ầ", "ế" …
-    if not mono.is_file():
-        pytest.skip("DejaVu Sans Mono is not installed")
+    assert mono.is_file(), "DejaVu Sans Mono is missing: install fonts-dejavu-core (make test does)"
     assert find_font(mono) is None
 
 
 def test_find_font_finds_debians_dejavu_sans() -> None:
     debian = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-    if not debian.is_file():
-        pytest.skip("fonts-dejavu-core is not installed")
+    assert debian.is_file(), "DejaVu Sans is missing: install fonts-dejavu-core (make test does)"
     assert find_font(None) == debian

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 import pytest
 
 from mailbot.demo import demo_mails
@@ -25,6 +24,7 @@ from mailbot.demo_mail import DemoMail, email
 from mailbot.validation.schema import Rules
 from tests.mailflow import ImapWorkspace, Workspace, make_workspace
 from tests.servers import Certificates, Dovecot, SmtpSink
+from tests.tracker_watch import log_rows, wait_until
 
 LAG = 2.0  # seconds: the window in these tests
 
@@ -52,26 +52,6 @@ def _stop(service: subprocess.Popen[str], space: Workspace) -> list[dict[str, An
     stderr = (space.root / "run.log").read_text(encoding="utf-8")
     assert service.returncode == 0, stderr[-3000:]
     return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-
-
-def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
-def _log_rows(tracker: Path) -> int:
-    """The rows of the tracker's log sheet "Nhật ký" (one per message); 0 without a readable tracker."""
-    try:
-        book = openpyxl.load_workbook(tracker, read_only=True)
-    except (OSError, KeyError, ValueError):  # not written yet
-        return 0
-    try:
-        rows = book["Nhật ký"].iter_rows(min_row=2, values_only=True)
-        return sum(1 for row in rows if any(value is not None for value in row))
-    finally:
-        book.close()
 
 
 def _moment(event: dict[str, Any]) -> float:
@@ -111,9 +91,9 @@ def test_under_continuous_mail_the_tracker_is_rewritten_at_most_once_per_window(
     letters = _letters(16)
     service = _start(idle_space)
     try:
-        _wait(lambda: (idle_space.root / "var" / "heartbeat").exists(), 60, "the first batch did not finish")
+        wait_until(lambda: (idle_space.root / "var" / "heartbeat").exists(), 60, "the first batch did not finish")
         _deliver_continuously(idle_space, letters, every=0.4)
-        _wait(lambda: len(idle_space.replies()) == len(letters), 60, "not every letter was answered")
+        wait_until(lambda: len(idle_space.replies()) == len(letters), 60, "not every letter was answered")
     finally:
         events = _stop(service, idle_space)
     stopping = next(_moment(e) for e in events if e["event"] == "stopping")
@@ -128,11 +108,11 @@ def test_after_the_last_message_the_tracker_is_current_within_the_window(idle_sp
     letters = _letters(8)
     service = _start(idle_space)
     try:
-        _wait(lambda: (idle_space.root / "var" / "heartbeat").exists(), 60, "the first batch did not finish")
+        wait_until(lambda: (idle_space.root / "var" / "heartbeat").exists(), 60, "the first batch did not finish")
         _deliver_continuously(idle_space, letters, every=0.2)
-        _wait(lambda: len(idle_space.replies()) == len(letters), 60, "not every letter was answered")
+        wait_until(lambda: len(idle_space.replies()) == len(letters), 60, "not every letter was answered")
         answered = time.monotonic()
-        _wait(lambda: _log_rows(idle_space.tracker) == len(letters), LAG + 15, "the tracker did not catch up")
+        wait_until(lambda: log_rows(idle_space.tracker) == len(letters), LAG + 15, "the tracker did not catch up")
         caught_up = time.monotonic() - answered
     finally:
         _stop(service, idle_space)
@@ -146,7 +126,7 @@ def test_once_leaves_the_tracker_current_every_time(tmp_path: Path, rules: Rules
     for batch in (mails[:2], mails[2:3]):
         space.deliver(batch)
         assert space.cli("once").exit_code == 0
-        assert _log_rows(space.tracker) == len(space.export()["messages"]) > 0
+        assert log_rows(space.tracker) == len(space.export()["messages"]) > 0
 
 
 def test_a_crash_before_the_tracker_was_rewritten_is_repaired_by_the_next_start_of_run(
@@ -162,11 +142,11 @@ def test_a_crash_before_the_tracker_was_rewritten_is_repaired_by_the_next_start_
     command = [sys.executable, "-m", "mailbot", "--config", str(space.config), "once"]
     crashed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
-    assert _log_rows(space.tracker) == 1  # the ledger holds three messages, the tracker one
+    assert log_rows(space.tracker) == 1  # the ledger holds three messages, the tracker one
 
     service = _start(space)  # no new mail, a window of an hour: only the check at start can repair it
     try:
-        _wait(lambda: _log_rows(space.tracker) == 3, 60, "the tracker was not repaired at start")
+        wait_until(lambda: log_rows(space.tracker) == 3, 60, "the tracker was not repaired at start")
     finally:
         _stop(service, space)
 
@@ -180,7 +160,7 @@ def test_a_run_started_on_a_current_tracker_leaves_it_as_it_is(tmp_path: Path, r
 
     service = _start(space)
     try:
-        _wait(lambda: (space.root / "var" / "heartbeat").exists(), 60, "the first batch did not finish")
+        wait_until(lambda: (space.root / "var" / "heartbeat").exists(), 60, "the first batch did not finish")
         time.sleep(LAG * 2)  # the check at start, and after the first batch, found nothing to do
     finally:
         events = _stop(service, space)
@@ -211,8 +191,8 @@ def test_under_run_an_unwritable_tracker_is_told_and_written_as_soon_as_it_can_b
 
     service = _start(space)
     try:
-        _wait(lambda: told("alert"), 60, "the unwritable tracker was not told")
+        wait_until(lambda: told("alert"), 60, "the unwritable tracker was not told")
         space.tracker.rmdir()  # the ledger does not change again: the keeper tries again all the same
-        _wait(lambda: _log_rows(space.tracker) == 1 and told("resolved"), 60, "the tracker was not written")
+        wait_until(lambda: log_rows(space.tracker) == 1 and told("resolved"), 60, "the tracker was not written")
     finally:
         _stop(service, space)

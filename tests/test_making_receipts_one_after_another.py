@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pypdf
-import pytest
 
 from mailbot.model import Task
-from mailbot.receipt import find_font, receipt_pdf
+from mailbot.receipt import receipt_pdf
 from mailbot.replies import ReplyContent
 from mailbot.validation.schema import Rules
 
@@ -26,14 +25,6 @@ IN_A_FRESH_PROCESS = (
     "from mailbot.receipt import receipt_pdf\n"
     "sys.stdout.buffer.write(receipt_pdf(*pickle.load(sys.stdin.buffer)))\n"
 )
-
-
-@pytest.fixture(scope="module")
-def font() -> Path:
-    found = find_font(None)
-    if found is None:
-        pytest.skip("no DejaVu Sans or Noto Sans on this machine (make setup installs fonts-dejavu-core)")
-    return found
 
 
 def content(unit: str, names: list[str], receipt: str = "SXTDBV-2024-0007") -> ReplyContent:

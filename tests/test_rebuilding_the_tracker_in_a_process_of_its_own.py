@@ -10,16 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import openpyxl
 
 from mailbot.demo import demo_mails
 from mailbot.validation.schema import Rules
 from tests.mailflow import Workspace, make_workspace
+from tests.tracker_watch import log_rows, wait_until
 
 LAG = 1.0  # seconds: the window in these tests
 
@@ -57,28 +54,6 @@ def _stop(service: subprocess.Popen[str], space: Workspace) -> list[dict[str, An
     return _events(space)
 
 
-def _wait(
-    condition: Callable[[], bool], seconds: float, what: str, service: subprocess.Popen[str] | None = None
-) -> None:
-    """Until `condition`, failing after `seconds` or as soon as the service (when given) has exited."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline and (service is None or service.poll() is None), what
-        time.sleep(0.1)
-
-
-def _log_rows(tracker: Path) -> int:
-    try:
-        book = openpyxl.load_workbook(tracker, read_only=True)
-    except (OSError, KeyError, ValueError):  # not written yet
-        return 0
-    try:
-        rows = book["Nhật ký"].iter_rows(min_row=2, values_only=True)
-        return sum(1 for row in rows if any(value is not None for value in row))
-    finally:
-        book.close()
-
-
 def _children(space: Workspace) -> list[int]:
     """The pids of the tracker's processes the service told of, in order."""
     return [e["pid"] for e in _events(space) if e["event"] == "tracker_process_started"]
@@ -104,7 +79,7 @@ def test_under_run_the_tracker_is_written_by_a_child_of_mailbot_at_a_lower_prior
     space.deliver(demo_mails(rules, "example.org")[:2])
     service = _start(space)
     try:
-        _wait(lambda: _log_rows(space.tracker) == 2, 90, "the tracker was not written", service)
+        wait_until(lambda: log_rows(space.tracker) == 2, 90, "the tracker was not written", service)
         [child] = _children(space)
         assert child != service.pid and _parent_of(child) == service.pid
         assert os.getpriority(os.PRIO_PROCESS, child) == min(19, os.getpriority(os.PRIO_PROCESS, service.pid) + 10)
@@ -122,13 +97,13 @@ def test_a_killed_tracker_process_is_replaced_and_the_tracker_still_follows_the_
     space.deliver(mails[:1])
     service = _start(space)
     try:
-        _wait(lambda: _log_rows(space.tracker) == 1, 90, "the tracker was not written", service)
+        wait_until(lambda: log_rows(space.tracker) == 1, 90, "the tracker was not written", service)
         [first] = _children(space)
         os.kill(first, signal.SIGKILL)
-        _wait(lambda: _gone(first), 10, "the tracker's process was not killed", service)
+        wait_until(lambda: _gone(first), 10, "the tracker's process was not killed", service)
         space.deliver(mails[1:3])
-        _wait(
-            lambda: _log_rows(space.tracker) == 3, 90, "the tracker did not follow the ledger after the kill", service
+        wait_until(
+            lambda: log_rows(space.tracker) == 3, 90, "the tracker did not follow the ledger after the kill", service
         )
         second = _children(space)[-1]
         assert second != first and _parent_of(second) == service.pid
@@ -143,7 +118,7 @@ def test_stopping_run_leaves_the_tracker_current_and_no_tracker_process_behind(t
     space = _workspace(tmp_path, lag=3600)  # after the check at start, only the check at stop can write it
     service = _start(space)
     try:
-        _wait(
+        wait_until(
             lambda: bool(_children(space)) and space.tracker.exists(),
             90,
             "the check at start did not write it",
@@ -151,9 +126,9 @@ def test_stopping_run_leaves_the_tracker_current_and_no_tracker_process_behind(t
         )
         [child] = _children(space)
         space.deliver(mails[:2])
-        _wait(lambda: len(space.replies()) == 2, 90, "the mail was not answered", service)
-        assert _log_rows(space.tracker) == 0  # within the window: not yet
+        wait_until(lambda: len(space.replies()) == 2, 90, "the mail was not answered", service)
+        assert log_rows(space.tracker) == 0  # within the window: not yet
     finally:
         _stop(service, space)
-    assert _log_rows(space.tracker) == 2
-    _wait(lambda: _gone(child), 10, "the tracker's process outlived the service")
+    assert log_rows(space.tracker) == 2
+    wait_until(lambda: _gone(child), 10, "the tracker's process outlived the service")
