@@ -102,13 +102,15 @@ def test_a_file_read_ahead_that_overruns_its_time_costs_that_file_and_the_other_
     limits = {"max_bytes": 50_000_000, "max_uncompressed": 500_000_000}
     reader = IsolatedReader(memory_mb=2048, timeout_seconds=60, processes=2, **limits)
     try:
-        for n in range(20):  # both workers started (a start counts in a read's time)
-            reader.ahead(f"Warm{n}.xlsx", good)
+        for n in range(20):  # until both workers are started (a start counts in a read's time)
+            names = [f"Warm{n}-{k}.xlsx" for k in range(2)]
+            for name in names:
+                reader.ahead(name, good)
+            assert all(reader.read(name, good).grids for name in names)
             if all(lane.pool for lane in reader._lanes):
                 break
-        reader.forget_ahead()
-        assert reader.read("Warm.xlsx", good).grids and all(lane.pool for lane in reader._lanes)
-        reader.timeout = 0.3  # the big sheet takes seconds, the small one milliseconds
+        assert all(lane.pool for lane in reader._lanes)
+        reader.timeout = 0.6  # the big sheet takes seconds, the small one milliseconds
         reader.ahead("ChamLam.xlsx", slow)
         reader.ahead("PhuLuc1.xlsx", good)
         read = reader.read("PhuLuc1.xlsx", good)
