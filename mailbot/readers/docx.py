@@ -7,6 +7,7 @@ position. A broken file becomes an `unreadable_file` finding, never an exception
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Iterator
@@ -27,7 +28,11 @@ _Element = Any
 
 _P, _TBL, _TR, _TC = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc")
 _SDT, _SDT_CONTENT, _CUSTOM_XML = qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml")
-_VAL = qn("w:val")
+_VAL, _ASCII, _HANSI = qn("w:val"), qn("w:ascii"), qn("w:hAnsi")
+_RUN_FONTS = f"{qn('w:rPr')}/{qn('w:rFonts')}"
+_STYLE_FONTS = _RUN_FONTS
+_DEFAULT_FONTS = "/".join(qn(n) for n in ("w:docDefaults", "w:rPrDefault", "w:rPr", "w:rFonts"))
+_VMERGE = f"{qn('w:tcPr')}/{qn('w:vMerge')}"
 
 #: Runs that carry text; runs inside text boxes are skipped (they float outside the flow).
 _RUN_XPATH = ".//w:r[not(ancestor::w:txbxContent)]"
@@ -256,17 +261,22 @@ def _run_pieces(run: _Element, legacy_font: bool) -> list[str]:
 
 
 def _attr(element: _Element, path: str) -> str | None:
-    found = element.xpath(path)
-    return str(found[0].get(_VAL)) if found and found[0].get(_VAL) is not None else None
+    found = element.find(_path(path))
+    return str(found.get(_VAL)) if found is not None and found.get(_VAL) is not None else None
+
+
+@functools.cache
+def _path(path: str) -> str:
+    """A child path of prefixed names ("w:rPr/w:rStyle") in the Clark notation `find` takes (the first match,
+    as python-docx's `xpath(path)[0]` gave, without compiling an XPath at every call)."""
+    return "/".join(qn(step) for step in path.split("/"))
 
 
 def _run_font(run: _Element, paragraph_style: str | None, fonts: _StyleFonts) -> str | None:
     """The run's Latin font: its own, else its character style's, its paragraph style's, the default."""
-    found = run.xpath("w:rPr/w:rFonts")
-    if found:
-        name = found[0].get(qn("w:ascii")) or found[0].get(qn("w:hAnsi"))
-        if name:
-            return str(name)
+    name = _font_name(run.find(_RUN_FONTS))
+    if name:
+        return str(name)
     for style in (_attr(run, "w:rPr/w:rStyle"), paragraph_style):
         name = fonts.of(style)
         if name:
@@ -299,16 +309,19 @@ class _Legacy:
 def _style_fonts(part: Any) -> _StyleFonts:
     fonts = _StyleFonts()
     try:
-        styles = parse_xml(part.part_related_by(_STYLES_RELATION).blob)
+        related = part.part_related_by(_STYLES_RELATION)
+        styles = related.element if isinstance(related, XmlPart) else parse_xml(related.blob)
     except (KeyError, AttributeError):
         return fonts  # no styles part: direct formatting only
     for style in styles.iterchildren(qn("w:style")):
-        found = style.xpath("w:rPr/w:rFonts")
-        font = (found[0].get(qn("w:ascii")) or found[0].get(qn("w:hAnsi"))) if found else None
-        fonts.own[str(style.get(qn("w:styleId")))] = (font, _attr(style, "w:basedOn"))
-    default = styles.xpath("w:docDefaults/w:rPrDefault/w:rPr/w:rFonts")
-    fonts.default = (default[0].get(qn("w:ascii")) or default[0].get(qn("w:hAnsi"))) if default else None
+        fonts.own[str(style.get(qn("w:styleId")))] = (_font_name(style.find(_STYLE_FONTS)), _attr(style, "w:basedOn"))
+    fonts.default = _font_name(styles.find(_DEFAULT_FONTS))
     return fonts
+
+
+def _font_name(fonts: _Element | None) -> str | None:
+    """The Latin font a `w:rFonts` names (its ascii face, else its hAnsi one)."""
+    return None if fonts is None else (fonts.get(_ASCII) or fonts.get(_HANSI))
 
 
 def _cell_text(tc: _Element, legacy: _Legacy) -> CellValue:
@@ -358,20 +371,20 @@ def _place_cells(tbl: _Element, legacy: _Legacy) -> list[list[_Placed]]:
 
 
 def _int_prop(element: _Element, path: str, default: int) -> int:
-    found = element.xpath(path)
-    if not found:
+    found = element.find(_path(path))
+    if found is None:
         return default
     try:
-        return int(found[0].get(_VAL, default))
+        return int(found.get(_VAL, default))
     except ValueError:
         return default
 
 
 def _vmerge(tc: _Element) -> str | None:
-    found = tc.xpath("w:tcPr/w:vMerge")
-    if not found:
+    found = tc.find(_VMERGE)
+    if found is None:
         return None
-    return "restart" if found[0].get(_VAL) == "restart" else "continue"
+    return "restart" if found.get(_VAL) == "restart" else "continue"
 
 
 def _read_table(tbl: _Element, legacy: _Legacy) -> _Table:
