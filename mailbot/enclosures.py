@@ -105,10 +105,18 @@ def _add_receipt(out: Enclosures, app: App, content: ReplyContent, files: Sequen
         alerts.event(app, "receipt_unavailable", "no TrueType font with Vietnamese glyphs ([replies] receipt_font)")
         return
     try:
-        data = receipt_pdf(content, files, app.rules, font)
+        if app.reader is None:
+            data = receipt_pdf(content, files, app.rules, font)
+        else:  # drawn in a reading child while this process reads the next message ahead
+            meanwhile = app.ahead.meanwhile if app.ahead is not None else _nothing
+            data = app.reader.receipt(content, files, app.rules, font, meanwhile=meanwhile)
     except Exception as exc:  # a receipt that cannot be drawn costs the receipt, never the acknowledgement
         get_logger().warning("receipt_failed", receipt=content.receipt, error=type(exc).__name__)
         return
     name = receipt_name(content.receipt)
     out.files.append((name, data))
     out.receipt_pdf = name
+
+
+def _nothing() -> None:
+    pass

@@ -24,6 +24,7 @@ import ctypes.util
 import hashlib
 import multiprocessing
 import os
+import pickle
 import resource
 import shutil
 import signal
@@ -86,6 +87,15 @@ def _mark(kind: str, name: str, data: bytes, converted: bytes | None, findings: 
     from mailbot.marking.copies import mark_file
 
     return mark_file(kind, name, data, converted, findings)
+
+
+def _receipt(payload: bytes) -> bytes:
+    """The receipt PDF of a pickled (content, files, rules, font): unpickled here, inside the job, so that
+    anything that cannot be rebuilt costs this receipt, never the worker."""
+    from mailbot.receipt import receipt_pdf
+
+    content, files, rules, font = pickle.loads(payload)
+    return receipt_pdf(content, files, rules, font)
 
 
 class _Job:
@@ -288,6 +298,30 @@ class IsolatedReader:
         if isinstance(job.outcome, BaseException):
             raise job.outcome
         return job.outcome if isinstance(job.outcome, bytes) else None
+
+    def receipt(
+        self,
+        content: Any,
+        files: Sequence[dict[str, str]],
+        rules: Any,
+        font: Path,
+        *,
+        meanwhile: Callable[[], None] = lambda: None,
+    ) -> bytes:
+        """The receipt PDF (mailbot.receipt.receipt_pdf) drawn in a worker, ahead of the reads queued, while
+        `meanwhile` runs here; raises what drawing it raised, or RuntimeError when it overran its time or memory."""
+        job = _Job(_receipt, (pickle.dumps((content, [dict(f) for f in files], rules, font)),))
+        self._put(job, first=True)
+        meanwhile()
+        job.done.wait()
+        outcome = job.outcome
+        if outcome is TIMEOUT or outcome is MEMORY:
+            limit = f"{self.timeout:g} s" if outcome is TIMEOUT else f"{self.headroom // 2**20} MB"
+            raise RuntimeError(f"the receipt was not drawn within {limit}")
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert isinstance(outcome, bytes)
+        return outcome
 
     # ------------------------------------------------------------------ the workers
 

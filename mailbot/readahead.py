@@ -7,6 +7,9 @@ changes: it is fetched again on its turn (a message a person moved meanwhile is 
 when those bytes are the very bytes read ahead are the parsed message and its extraction reused; its reads
 then take the results (`IsolatedReader.read`), or read at once when there are none.
 
+While the receipt of a message is drawn in a reading child (`IsolatedReader.receipt`), this process prepares the
+next message in the meantime (`meanwhile`), so the next turn starts with it done.
+
 Reading ahead is a courtesy: whatever goes wrong in it (a server fault, a message that cannot be parsed, a bug)
 is left for the message's own turn, inside its failure boundary, and reading ahead stops for the batch.
 """
@@ -40,20 +43,35 @@ class ReadAhead:
         self.app, self.keys = app, keys
         self.prepared: dict[str, _Prepared] = {}
         self.next = 0  # the first key not yet looked at
+        self.index = 0  # the message on its way
         self.stopped = app.reader is None  # without children there is nothing to overlap
 
     def before(self, index: int) -> None:
         """Called before keys[index] goes its way: prepare it and the next DEPTH messages (each only once)."""
         if index:
             self.prepared.pop(self.keys[index - 1], None)  # its turn is over
-        while not self.stopped and self.next <= min(index + DEPTH, len(self.keys) - 1):
-            key = self.keys[self.next]
-            self.next += 1
-            try:
-                self._prepare(key)
-            except Exception as exc:  # left to the message's own turn, inside its boundary
-                self.stopped = True
-                get_logger(mailbox_key=key).info("read_ahead_stopped", error=type(exc).__name__)
+        self.index = index
+        while self.next <= index + DEPTH and self._prepare_next():
+            pass
+
+    def meanwhile(self) -> None:
+        """While this process waits for a child (the receipt being drawn): prepare the message the next turn's
+        `before` would, so that turn starts with it done."""
+        if self.next <= self.index + DEPTH + 1:
+            self._prepare_next()
+
+    def _prepare_next(self) -> bool:
+        """Prepare keys[next]; False when there is none, or reading ahead has stopped."""
+        if self.stopped or self.next >= len(self.keys):
+            return False
+        key = self.keys[self.next]
+        self.next += 1
+        try:
+            self._prepare(key)
+        except Exception as exc:  # left to the message's own turn, inside its boundary
+            self.stopped = True
+            get_logger(mailbox_key=key).info("read_ahead_stopped", error=type(exc).__name__)
+        return not self.stopped
 
     def _prepare(self, key: str) -> None:
         app = self.app

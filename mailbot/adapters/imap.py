@@ -9,6 +9,7 @@ EXPUNGE with UIDPLUS, and never a bare EXPUNGE.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import imaplib
 import random
 import socket
@@ -175,6 +176,13 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
+def _plain_zone(moment: dt.datetime) -> dt.datetime:
+    """INTERNALDATE in a standard `datetime.timezone` of the same offset: imapclient's own zone class cannot be
+    rebuilt from a pickle (the receipt is drawn in a child process)."""
+    offset = moment.utcoffset()
+    return moment.replace(tzinfo=dt.timezone(offset)) if offset is not None else moment
+
+
 class ImapMailbox:
     """The Mailbox port over IMAP."""
 
@@ -215,7 +223,7 @@ class ImapMailbox:
             meta = client.fetch([uid], [b"RFC822.SIZE", b"INTERNALDATE"]).get(uid)
             if not meta:
                 return None  # moved or deleted by a person since it was listed
-            size, arrived = int(meta[b"RFC822.SIZE"]), meta[b"INTERNALDATE"]
+            size, arrived = int(meta[b"RFC822.SIZE"]), _plain_zone(meta[b"INTERNALDATE"])
             kept = self._bodies.pop(key, None)
             if kept is not None and len(kept) == size:  # a UID's message never changes: still there, same bytes
                 return Fetched(key, kept, arrived, size=size, complete=True), True
