@@ -108,7 +108,7 @@ def _add_receipt(out: Enclosures, app: App, content: ReplyContent, files: Sequen
         if app.reader is None:
             data = receipt_pdf(content, files, app.rules, font)
         else:  # drawn in a reading child while this process reads the next message ahead
-            meanwhile = app.ahead.meanwhile if app.ahead is not None else _nothing
+            meanwhile = app.ahead.meanwhile if app.ahead is not None else None
             data = app.reader.receipt(content, files, app.rules, font, meanwhile=meanwhile)
     except Exception as exc:  # a receipt that cannot be drawn costs the receipt, never the acknowledgement
         get_logger().warning("receipt_failed", receipt=content.receipt, error=type(exc).__name__)
@@ -116,7 +116,3 @@ def _add_receipt(out: Enclosures, app: App, content: ReplyContent, files: Sequen
     name = receipt_name(content.receipt)
     out.files.append((name, data))
     out.receipt_pdf = name
-
-
-def _nothing() -> None:
-    pass

@@ -4,6 +4,8 @@ A spreadsheet that expands to gigabytes or a PDF that loops forever must cost th
 not its memory or its schedule (RELIABILITY #38, #51). Each worker process (started once, kept; `processes`
 of them, each fed by a thread of its own) reads one file at a time under RLIMIT_AS; when it runs out of
 memory, dies or overruns its time, it is killed and replaced, and the file gets a finding that names it.
+The workers also make the marked copies of files already read and draw the receipts (`mark`, `receipt`), so
+that work leaves this process too.
 
 Legacy and OpenDocument files are converted by LibreOffice inside the worker (mailbot.readers.convert):
 the converter is the worker's child, dies with it, and has the worker's time limit and memory cap. Each
@@ -99,7 +101,8 @@ def _receipt(payload: bytes) -> bytes:
 
 
 class _Job:
-    """One call for a worker: a read (with its key, for reading ahead) or a marking; `outcome` once done."""
+    """One call for a worker: a read (with its key, for reading ahead), a marking or a receipt; `outcome` once
+    done."""
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], key: tuple[str, str] | None = None) -> None:
         self.fn, self.args, self.key = fn, args, key
@@ -306,13 +309,14 @@ class IsolatedReader:
         rules: Any,
         font: Path,
         *,
-        meanwhile: Callable[[], None] = lambda: None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> bytes:
         """The receipt PDF (mailbot.receipt.receipt_pdf) drawn in a worker, ahead of the reads queued, while
         `meanwhile` runs here; raises what drawing it raised, or RuntimeError when it overran its time or memory."""
         job = _Job(_receipt, (pickle.dumps((content, [dict(f) for f in files], rules, font)),))
         self._put(job, first=True)
-        meanwhile()
+        if meanwhile is not None:
+            meanwhile()
         job.done.wait()
         outcome = job.outcome
         if outcome is TIMEOUT or outcome is MEMORY:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pypdf
@@ -22,7 +23,7 @@ from tests.test_filing_the_receipt import FILES, content
 
 
 @pytest.fixture
-def reader() -> object:
+def reader() -> Iterator[IsolatedReader]:
     isolated = IsolatedReader(memory_mb=512, timeout_seconds=60, max_bytes=10**7, max_uncompressed=10**8, processes=2)
     yield isolated
     isolated.close()

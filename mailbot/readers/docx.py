@@ -29,10 +29,6 @@ _Element = Any
 _P, _TBL, _TR, _TC = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc")
 _SDT, _SDT_CONTENT, _CUSTOM_XML = qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml")
 _VAL, _ASCII, _HANSI = qn("w:val"), qn("w:ascii"), qn("w:hAnsi")
-_RUN_FONTS = f"{qn('w:rPr')}/{qn('w:rFonts')}"
-_STYLE_FONTS = _RUN_FONTS
-_DEFAULT_FONTS = "/".join(qn(n) for n in ("w:docDefaults", "w:rPrDefault", "w:rPr", "w:rFonts"))
-_VMERGE = f"{qn('w:tcPr')}/{qn('w:vMerge')}"
 
 #: Runs that carry text; runs inside text boxes are skipped (they float outside the flow).
 _RUN_XPATH = ".//w:r[not(ancestor::w:txbxContent)]"
@@ -274,7 +270,7 @@ def _path(path: str) -> str:
 
 def _run_font(run: _Element, paragraph_style: str | None, fonts: _StyleFonts) -> str | None:
     """The run's Latin font: its own, else its character style's, its paragraph style's, the default."""
-    name = _font_name(run.find(_RUN_FONTS))
+    name = _font_name(run)
     if name:
         return str(name)
     for style in (_attr(run, "w:rPr/w:rStyle"), paragraph_style):
@@ -314,13 +310,14 @@ def _style_fonts(part: Any) -> _StyleFonts:
     except (KeyError, AttributeError):
         return fonts  # no styles part: direct formatting only
     for style in styles.iterchildren(qn("w:style")):
-        fonts.own[str(style.get(qn("w:styleId")))] = (_font_name(style.find(_STYLE_FONTS)), _attr(style, "w:basedOn"))
-    fonts.default = _font_name(styles.find(_DEFAULT_FONTS))
+        fonts.own[str(style.get(qn("w:styleId")))] = (_font_name(style), _attr(style, "w:basedOn"))
+    fonts.default = _font_name(styles, "w:docDefaults/w:rPrDefault/w:rPr/w:rFonts")
     return fonts
 
 
-def _font_name(fonts: _Element | None) -> str | None:
-    """The Latin font a `w:rFonts` names (its ascii face, else its hAnsi one)."""
+def _font_name(element: _Element, path: str = "w:rPr/w:rFonts") -> str | None:
+    """The Latin font the `w:rFonts` at `path` under `element` names (its ascii face, else its hAnsi one)."""
+    fonts = element.find(_path(path))
     return None if fonts is None else (fonts.get(_ASCII) or fonts.get(_HANSI))
 
 
@@ -381,7 +378,7 @@ def _int_prop(element: _Element, path: str, default: int) -> int:
 
 
 def _vmerge(tc: _Element) -> str | None:
-    found = tc.find(_VMERGE)
+    found = tc.find(_path("w:tcPr/w:vMerge"))
     if found is None:
         return None
     return "restart" if found.get(_VAL) == "restart" else "continue"
