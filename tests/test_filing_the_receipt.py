@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import re
 import shutil
 import unicodedata
 from pathlib import Path
@@ -184,6 +185,19 @@ def test_the_receipt_is_one_a4_portrait_page_with_its_fonts_embedded(rules: Rule
     used = [f for f in fonts if f["/Subtype"] == "/TrueType"]
     assert used
     assert all("/FontFile2" in f["/FontDescriptor"] for f in used)
+
+
+def test_each_embedded_face_carries_only_the_characters_it_sets(rules: Rules, font: Path) -> None:
+    pdf = receipt_pdf(content(), FILES, rules, font)
+    fonts = [f.get_object() for f in pypdf.PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]["/Font"].values()]
+    carried = {  # each embedded face's characters, as its ToUnicode map lists them
+        str(f["/BaseFont"]): {chr(int(code, 16)) for code in re.findall(rb"<[0-9A-F]{2}> <([0-9A-F]{4})>", cmap)}
+        for f in fonts
+        if "/ToUnicode" in f and (cmap := f["/ToUnicode"].get_object().get_data())
+    }
+    [mono] = [chars for name, chars in carried.items() if "Mono" in name]
+    assert mono <= set("0123456789abcdef \x00")  # the SHA-256s' digits: not all of ASCII
+    assert all(chars <= set(text(pdf)) | {" ", "\x00"} for chars in carried.values()), carried
 
 
 def test_the_receipt_is_named_for_its_number(rules: Rules) -> None:
