@@ -6,19 +6,12 @@ The way of one message is unchanged and in the same order — recorded, its repl
     main:        record 1 ─┐ record 2 ─┐ (1 sent?) move 1 ─ record 3 ─┐ (2 sent?) move 2 ─ …
     dispatcher:            └ send 1 ───┘           └ send 2 ─────────┘
 
-Where the mailbox can move beside this thread's fetching (IMAP, over a connection of its own: `moves_beside`)
-and the reply is all the message has to send, the dispatcher also moves the message, right after the hand-over,
-and the main thread only records both (pipeline.settle):
-
-    main:        record 1 ─┐ record 2 ─┐ (1 sent, moved?) done 1 ─ record 3 ─┐ …
-    dispatcher:            └ send 1, move 1 ─┘                   └ send 2, move 2 ─┘
-
-Only one reply is in flight at a time, and its message is moved only once it is sent, so a message never leaves
-the inbox before its reply was handed over (the crash matrix holds as it did). The dispatcher has its own
-connection to the ledger (the outbox's state changes are its transactions) and is the only user of the sender
-while a reply is in flight; everything else that sends (the batch's start and end, alerts) first waits for it
-(`settle`). An exception of the send itself is raised again in the main thread by `take`, where that message's
-failure boundary handles it; so is one of the move, once the hand-over's outcome is recorded.
+Only one reply is in flight at a time, and its message is moved by the main thread once it is sent, so a
+message never leaves the inbox before its reply was handed over (the crash matrix holds as it did). The
+dispatcher has its own connection to the ledger (the outbox's state changes are its transactions) and is the
+only user of the sender while a reply is in flight; everything else that sends (the batch's start and end,
+alerts) first waits for it (`settle`). An exception of the send itself is raised again in the main thread by
+`take`, where that message's failure boundary handles it.
 
 Used with an SMTP server (unless sent replies are copied to the IMAP Sent folder, which needs the mailbox's
 connection) and the file outbox; Exchange's senders share the mailbox's connection and send in line.
@@ -37,18 +30,16 @@ from mailbot.bootstrap import App
 
 @dataclass(frozen=True)
 class Flight:
-    """The message whose reply is being handed over (`item`, already `sending`): moved once it is, by the
-    dispatcher itself when `moves`."""
+    """The message whose reply is being handed over (`item`, already `sending`): moved once it is."""
 
     key: str
     row: int
     quarantine: bool
     item: OutboxRow
-    moves: bool = False
 
 
 class Dispatcher:
-    """One thread that runs one flight at a time (a hand-over, and perhaps a move): it never touches the ledger."""
+    """One thread that runs one hand-over at a time; it touches neither the ledger nor the mailbox."""
 
     def __init__(self) -> None:
         self.flight: Flight | None = None
@@ -97,8 +88,8 @@ class Dispatcher:
                 self.ready.set()
 
     def abandon(self) -> None:
-        """The batch stopped: wait for the flight and leave it as it is: the reply `sending` (the next batch finds
-        it uncertain, as after a crash), its message in the inbox for the next batch to finish, or moved already."""
+        """The batch stopped: wait for the reply in flight and leave it as it is (`sending`: the next batch finds
+        it uncertain), its message in the inbox for the next batch to finish."""
         if self.flight is not None:
             self.ready.wait()
             self.flight, self.job, self.failure = None, None, None

@@ -160,60 +160,26 @@ def _dispatcher(app: App) -> Dispatcher | None:
 def _finish(app: App, key: str, row: int, *, quarantine: bool) -> None:
     """Send the message's reply, then move the message out of the inbox and mark it done. In a batch with a
     dispatcher the reply goes on its thread, and the message is moved once it is sent (`settle`), after the
-    next message was recorded; by the dispatcher itself, right after the hand-over, when the mailbox can move
-    beside this thread's work and the reply is all the message has to send."""
+    next message was recorded."""
     dispatch = app.dispatch
     if dispatch is not None:
         settle(app)
         items = app.ledger.outbox_to_send(include_uncertain=app.settings.smtp.resend_uncertain, message_row=row)
         if items and not app.sender_down:
             _sending(app, items[0])
-            moves = len(items) == 1 and getattr(app.mailbox, "moves_beside", False)
-            flight = Flight(key, row, quarantine, items[0], moves=moves)
-            dispatch.start(flight, lambda: _fly(app, flight))
+            dispatch.start(Flight(key, row, quarantine, items[0]), lambda: hand_over(app, items[0]))
             return
     send_replies(app, row)
     _move(app, key, row, quarantine=quarantine)
 
 
-@dataclass(frozen=True)
-class Landed:
-    """What the dispatcher did for one flight: the hand-over's outcome, and the move when it made it."""
-
-    refused: SendError | None
-    moved: bool = False
-    moved_key: str | None = None  # the id the mailbox gave the moved message, if any
-    move_failed: Exception | None = None  # raised in this thread, inside the message's boundary
-
-
-def _fly(app: App, flight: Flight) -> Landed:
-    """The flight's job, on the dispatcher's thread: the hand-over, then (`flight.moves`) the move. An exception
-    of the hand-over is raised (the message is not moved); one of the move is kept for `settle` to raise once
-    the hand-over's outcome is recorded."""
-    refused = hand_over(app, flight.item)
-    if not flight.moves:
-        return Landed(refused)
-    try:
-        moved = app.mailbox.mark_done(flight.key, quarantine=flight.quarantine)
-    except Exception as exc:
-        return Landed(refused, move_failed=exc)
-    return Landed(refused, moved=True, moved_key=moved)
-
-
 def settle(app: App) -> None:
-    """Wait for the reply in flight, then move its message (unless the dispatcher did) and mark it done: that
-    message's own step, inside its own boundary."""
+    """Wait for the reply in flight, then move its message: that message's own step, inside its own boundary."""
     if app.dispatch is None or app.dispatch.flight is None:
         return
     flight = app.dispatch.flight
     try:
-        landed: Landed = app.dispatch.take()
-        _handed_over(app, flight.item, landed.refused)
-        if landed.move_failed is not None:
-            raise landed.move_failed
-        if landed.moved:
-            _moved(app, flight.key, flight.row, landed.moved_key)
-            return
+        _handed_over(app, flight.item, app.dispatch.take())
         send_replies(app, flight.row)  # anything else this message queued (a forward to the officer)
         _move(app, flight.key, flight.row, quarantine=flight.quarantine)
     except UNAVAILABLE:
@@ -224,26 +190,18 @@ def settle(app: App) -> None:
 
 def _land(app: App) -> None:
     """The batch stopped: record the outcome of the reply in flight if the ledger still can (else it stays
-    `sending`, uncertain at the next start); its message stays in the inbox for the next batch to finish, or,
-    moved already by the dispatcher, is marked done."""
+    `sending`, uncertain at the next start); its message stays in the inbox for the next batch to finish."""
     if app.dispatch is None or app.dispatch.flight is None:
         return
     flight = app.dispatch.flight
     try:
-        landed: Landed = app.dispatch.take()
-        _handed_over(app, flight.item, landed.refused)
-        if landed.moved:
-            _moved(app, flight.key, flight.row, landed.moved_key)
+        _handed_over(app, flight.item, app.dispatch.take())
     except Exception as also:
         get_logger(mailbox_key=flight.key).warning("reply_outcome_not_recorded", error=str(also)[:REASON_LIMIT])
 
 
 def _move(app: App, key: str, row: int, *, quarantine: bool) -> None:
-    _moved(app, key, row, app.mailbox.mark_done(key, quarantine=quarantine))
-
-
-def _moved(app: App, key: str, row: int, moved: str | None) -> None:
-    """The message left the inbox (`moved`: its id in the folder it went to, where the mailbox gives one)."""
+    moved = app.mailbox.mark_done(key, quarantine=quarantine)
     checkpoint("moved")
     with app.ledger.transaction():
         app.ledger.mark_message_done(row, moved if moved != key else None)

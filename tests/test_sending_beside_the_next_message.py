@@ -5,9 +5,7 @@ handed over, one reply is in flight at a time, and a batch that stops leaves the
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -168,71 +166,3 @@ def test_a_batch_that_stops_records_the_reply_in_flight_as_sent_and_leaves_its_m
     again = make_workspace(tmp_path)
     assert again.cli("once").exit_code == 0
     assert len(space.replies()) == 2 and space.inbox() == []
-
-
-def _done(space: Workspace) -> dict[str, int]:
-    ledger = SqliteLedger(load_settings(space.config).ledger_path, read_only=True)
-    try:
-        return {str(key): int(done) for key, done in ledger.db.execute("SELECT mailbox_key, done FROM messages")}
-    finally:
-        ledger.close()
-
-
-@pytest.fixture
-def imap_space(tmp_path: Path, dovecot: Dovecot, certificates: Certificates) -> Iterator[ImapWorkspace]:
-    user = (f"beside-{secrets.token_hex(4)}", secrets.token_urlsafe(10))
-    dovecot.add_user(*user)
-    sink = SmtpSink(tmp_path / "smtp", certificates=certificates, tls=True).start()
-    try:
-        yield ImapWorkspace(tmp_path / "work", dovecot, user, sink, certificates)
-    finally:
-        sink.stop()
-
-
-def test_on_imap_the_dispatcher_moves_each_message_right_after_its_reply(
-    imap_space: ImapWorkspace, rules: Rules
-) -> None:
-    journal, app = _batch(imap_space, rules, 3)
-    try:
-        report = process_batch(app)
-        recipients = _recipients(app)
-    finally:
-        app.close()
-    assert report.actions == {"acknowledged": 3}
-    _check_order(journal, recipients)
-    moves = [(key, thread) for what, key, thread in journal.events if what == "moved"]
-    assert sorted(moves) == sorted((key, "dispatch") for key in recipients)  # once each, beside the main thread
-    on_dispatcher = [event for event in journal.events if event[2] == "dispatch"]
-    for key, recipient in recipients.items():  # each right after its own reply, before the next reply went out
-        sent = on_dispatcher.index(("sent", recipient, "dispatch"))
-        assert on_dispatcher[sent + 1] == ("moved", key, "dispatch")
-    assert imap_space.folder_count("Processed") == 3 and imap_space.inbox() == []
-    assert set(_done(imap_space).values()) == {1}  # and each recorded done by the main thread
-
-
-def test_on_imap_a_batch_that_stops_marks_done_the_message_the_dispatcher_moved(
-    imap_space: ImapWorkspace, rules: Rules
-) -> None:
-    _, app = _batch(imap_space, rules, 2)
-    real_fetch = app.mailbox.fetch
-    fetched: list[str] = []
-
-    def fetch(key: str) -> Fetched | None:  # the mailbox goes away when the second message is fetched on its turn
-        fetched.append(key)
-        if fetched.count(key) == 2 and len(set(fetched)) == 2 and key == fetched[1]:
-            raise ServiceUnavailable("mailbox gone")
-        return real_fetch(key)
-
-    app.mailbox.fetch = fetch  # type: ignore[method-assign]
-    try:
-        with pytest.raises(ServiceUnavailable):
-            process_batch(app)
-        first = _recipients(app)
-    finally:
-        app.close()
-    [(first_key, _)] = first.items()
-    assert _outbox(imap_space)["sent"] == 1 and _outbox(imap_space)["sending"] == 0
-    assert imap_space.folder_count("Processed") == 1 and len(imap_space.inbox()) == 1
-    assert _done(imap_space) == {first_key: 1}  # moved beside, and recorded so, though the batch stopped
-    assert imap_space.cli("once").exit_code == 0
-    assert len(imap_space.replies()) == 2 and imap_space.inbox() == [] and set(_done(imap_space).values()) == {1}

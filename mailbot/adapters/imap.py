@@ -4,9 +4,6 @@ What is new is decided by the ledger (keys are "UIDVALIDITY/UID", plus Message-I
 never by \\Seen or custom flags. Messages are fetched with BODY.PEEK[] (nothing is marked read), their
 size checked first, and moved out of the inbox only when done: MOVE, else COPY + \\Deleted + UID
 EXPUNGE with UIDPLUS, and never a bare EXPUNGE.
-
-Moves go over a connection of their own (opened at the first move), so the dispatcher's thread can move a
-message whose reply it just handed over while this process fetches the next ones (mailbot.dispatch).
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ import imaplib
 import random
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -68,15 +64,7 @@ class Backoff:
 class ImapConnection:
     """One logged-in connection with its folder selected, made again after a failure."""
 
-    def __init__(
-        self,
-        settings: ImapSettings,
-        login: Login,
-        *,
-        client_factory: Callable[..., Any] = IMAPClient,
-        quiet: bool = False,
-    ) -> None:
-        """`quiet`: a second connection of the same mailbox, whose settings were warned about already."""
+    def __init__(self, settings: ImapSettings, login: Login, *, client_factory: Callable[..., Any] = IMAPClient):
         self.settings = settings
         self.login = login
         self.client_factory = client_factory
@@ -84,7 +72,7 @@ class ImapConnection:
         self.client: Any = None
         self.uidvalidity = 0
         self.backoff = Backoff()
-        if settings.security == "none" and not quiet:
+        if settings.security == "none":
             get_logger().warning("imap_without_tls", host=settings.host)
 
     def _open(self) -> Any:
@@ -198,16 +186,10 @@ def _plain_zone(moment: dt.datetime) -> dt.datetime:
 class ImapMailbox:
     """The Mailbox port over IMAP."""
 
-    #: `mark_done` may be called from another thread while this one lists and fetches (it has its own connection).
-    moves_beside = True
-
     def __init__(self, settings: ImapSettings, login: Login, *, max_message_bytes: int, **connection: Any) -> None:
         self.settings = settings
         self.max_message_bytes = max_message_bytes
         self.connection = ImapConnection(settings, login, **connection)
-        self._login, self._options = login, connection
-        self._mover: ImapConnection | None = None  # the moves' own connection, made at the first move
-        self._moving = threading.Lock()  # one move at a time on it, whichever thread asks
         self._folders_ready = False
         self._bodies: dict[str, bytes] = {}  # bodies fetched ahead (mailbot.readahead), taken on their turn
 
@@ -229,9 +211,9 @@ class ImapMailbox:
 
         return self.connection.run(search)
 
-    def _uid(self, key: str, connection: ImapConnection | None = None) -> int | None:
+    def _uid(self, key: str) -> int | None:
         validity, _, uid = key.partition("/")
-        return int(uid) if int(validity) == (connection or self.connection).uidvalidity else None
+        return int(uid) if int(validity) == self.connection.uidvalidity else None
 
     def fetch(self, key: str) -> Fetched | None:
         def fetch(client: Any) -> tuple[Fetched, bool] | None:
@@ -272,7 +254,7 @@ class ImapMailbox:
         target = self.settings.quarantine_folder if quarantine else self.settings.processed_folder
 
         def move(client: Any) -> None:
-            uid = self._uid(key, mover)
+            uid = self._uid(key)
             if uid is None:
                 return
             self._ready(client)
@@ -287,11 +269,7 @@ class ImapMailbox:
                 client.add_flags([uid], [DELETED])
                 get_logger().warning("imap_left_deleted", key=key, note="server lacks MOVE and UIDPLUS")
 
-        with self._moving:
-            if self._mover is None:
-                self._mover = ImapConnection(self.settings, self._login, quiet=True, **self._options)
-            mover = self._mover
-            mover.run(move)
+        self.connection.run(move)
 
     def append_sent(self, raw: bytes) -> None:
         """Keep a copy of a sent reply in the Sent folder (copy_to_sent)."""
@@ -305,9 +283,6 @@ class ImapMailbox:
 
     def close(self) -> None:
         self.connection.drop()
-        with self._moving:
-            if self._mover is not None:
-                self._mover.drop()
 
 
 class ImapWatcher:
