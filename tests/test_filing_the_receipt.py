@@ -200,6 +200,11 @@ def test_each_embedded_face_carries_only_the_characters_it_sets(rules: Rules, fo
     assert all(chars <= set(text(pdf)) | {" ", "\x00"} for chars in carried.values()), carried
 
 
+def test_the_receipts_streams_are_plain_flate(rules: Rules, font: Path) -> None:
+    pdf = receipt_pdf(content(), FILES, rules, font)
+    assert b"/FlateDecode" in pdf and b"/ASCII85Decode" not in pdf
+
+
 def test_the_receipt_is_named_for_its_number(rules: Rules) -> None:
     assert receipt_name("SXTDBV-2024-0001") == "Phieu-tiep-nhan-SXTDBV-2024-0001.pdf"
     assert receipt_name("SXTDBV/2024 0001\r\n") == "Phieu-tiep-nhan-SXTDBV-2024-0001.pdf"
