@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -104,6 +105,9 @@ class Bench:
         t.row(f"backlog {n:,}: floor (fetch + open, 1 process)", floor_seconds, "s")
         t.row(f"backlog {n:,}: mailbot once", seconds, "s", note=f"{n / seconds:.1f} msg/s; tracker {tracker:.1f} s")
         t.row(f"backlog {n:,}: mailbot / floor", seconds / floor_seconds, "×", target=1.5)
+        cores = os.cpu_count() or 1
+        note = f"SMTP sink {run.cpu_here:.1f} s; {cores} cores: {cores * seconds:.0f} s in all"
+        t.row(f"backlog {n:,}: CPU of mailbot and its children", run.cpu_mailbot, "s", note=note)
 
     def ledger(self) -> None:
         small, large, batch = self.args.small, self.args.large, self.args.batch
