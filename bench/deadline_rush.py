@@ -5,7 +5,8 @@ submissions (a Phụ lục 1 .xlsx and a Phụ lục 2 .docx each, bench/rush_ma
 
 1. backlog: the floor (one imapclient login, UID FETCH of the waiting messages, MIME parsed, each attachment
    opened with openpyxl / python-docx, single process) against `mailbot once` over the same messages in a fresh
-   account and storage (repeated while INBOX is not empty); wall times and their ratio (target ≤ 1.5).
+   account and storage (repeated while INBOX is not empty); wall times and their ratio (target ≤ 1.5); and the
+   CPU seconds of mailbot with its reading children, and of the SMTP sink (this process), beside the cores' total.
 2. ledger: `mailbot once` over a batch of new messages when the ledger already holds --small and then --large
    submissions; the steady seconds per message (first to last `message_processed` of the batch, so without
    the run's start and the tracker rebuild at its end, reported beside) and their ratio (target ≤ 1.2). The
