@@ -52,7 +52,7 @@ def serve(tmp: str, pipe: multiprocessing.connection.Connection) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replies", type=int, default=200)
-    parser.add_argument("--kilobytes", type=int, default=80, help="size of each reply (a receipt is ~75 KB)")
+    parser.add_argument("--kilobytes", type=int, default=80, help="size of each reply (with a receipt ~85 KB)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ours, theirs = multiprocessing.Pipe()
