@@ -195,6 +195,7 @@ def test_each_embedded_face_carries_only_the_characters_it_sets(rules: Rules, fo
         for f in fonts
         if "/ToUnicode" in f and (cmap := f["/ToUnicode"].get_object().get_data())
     }
+    assert len(carried) == 3 and all(carried.values())  # regular, bold, mono: each map read, none empty
     [mono] = [chars for name, chars in carried.items() if "Mono" in name]
     assert mono <= set("0123456789abcdef \x00")  # the SHA-256s' digits: not all of ASCII
     assert all(chars <= set(text(pdf)) | {" ", "\x00"} for chars in carried.values()), carried
