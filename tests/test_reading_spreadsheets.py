@@ -10,7 +10,7 @@ import pytest
 
 from mailbot.readers import MAX_ROWS, ensure_safe_xml, read_file
 from mailbot.readers.sniff import sniff
-from tests.builders.sheets import pdf_bytes, with_member, xls_bytes, xlsx_bytes, zip_bytes, zip_members
+from tests.builders.sheets import part_xlsx_bytes, pdf_bytes, with_member, xls_bytes, xlsx_bytes, zip_bytes, zip_members
 
 HEADER = ["STT", "Tên nhiệm vụ", "Định hướng", "Kinh phí", "Bắt đầu"]
 TASK = [1, "Truyền thông về sản xuất bền vững", "1", 1500.5, dt.datetime(2024, 1, 1)]
@@ -63,6 +63,29 @@ def test_merged_header_ranges_are_reported_and_only_the_top_left_cell_keeps_the_
     assert grid.merges == [(0, 0, 1, 0), (0, 1, 1, 1), (0, 2, 0, 4)]
     assert grid.rows[0] == ["STT", "Tên nhiệm vụ", "Kinh phí dự kiến (triệu đồng)", None, None]
     assert grid.rows[1] == [None, None, "Tổng", "NSNN", "Nguồn khác"]
+
+
+def test_a_value_stored_in_a_cell_a_merge_covers_is_not_read_as_a_spreadsheet_program_does_not_show_it() -> None:
+    # LibreOffice can keep the contents of the cells it merges; only the top left cell is shown
+    rows: list[list[object]] = [
+        ["STT", "Tên nhiệm vụ", "ẩn dưới ô gộp", None, None],
+        [1, "Truyền thông", None, None, "chỉ ô bị gộp có chữ"],
+        [2, "Mô hình", None, None, None],
+    ]
+
+    result = read_file("t.xlsx", part_xlsx_bytes(rows, merges=["B1:C1", "D2:E3"]))
+
+    grid = result.grids[0]
+    assert grid.rows == [["STT", "Tên nhiệm vụ", None], [1, "Truyền thông", None], [2, "Mô hình", None]]
+    assert grid.merges == [(0, 1, 0, 2)]  # the other shows nothing: the grid ends where the values do
+
+
+def test_a_link_over_empty_cells_leaves_them_empty() -> None:
+    rows: list[list[object]] = [["STT", "Tên nhiệm vụ"], [1, "Truyền thông"]]
+
+    result = read_file("t.xlsx", part_xlsx_bytes(rows, hyperlinks=["A1:C4"]))
+
+    assert result.grids[0].rows == rows
 
 
 def test_nfd_text_is_delivered_exactly_as_written_normalisation_comes_later() -> None:

@@ -15,7 +15,8 @@ from io import BytesIO
 
 from defusedxml import ElementTree  # type: ignore[import-untyped]  # defusedxml ships no type stubs
 from openpyxl.reader.excel import ExcelReader
-from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.utils.cell import coordinate_to_tuple, range_boundaries
+from openpyxl.worksheet._reader import WorksheetReader
 from openpyxl.worksheet.worksheet import Worksheet
 
 from mailbot.model import CellValue, Finding, Grid, ReadResult
@@ -30,6 +31,37 @@ MAX_RESULT_CELLS = 2 * MAX_ROWS * MAX_COLS
 
 class _TooComplex(Exception):
     """The workbook is beyond a limit; the message says which (Vietnamese)."""
+
+
+class _GridReader(ExcelReader):
+    """openpyxl's reader, binding to each worksheet only what a grid is made of: its stored cells, its hidden rows
+    and columns; its merges are kept as ranges (`merges`). openpyxl's own binding would also make a cell object for
+    every cell a merge or a hyperlink range covers, redraw the merges' borders, and load comments, hyperlinks,
+    conditional formats, tables, drawings and pivots, none of which a grid shows (a third of a Phụ lục 1's read)."""
+
+    def read_worksheets(self) -> None:
+        self.merges: dict[str, list[Merge]] = {}
+        for sheet, rel in self.parser.find_sheets():
+            if rel.target not in self.valid_files:
+                continue
+            if "chartsheet" in rel.Type:  # kept in the workbook's order of sheets, which its names refer to
+                self.read_chartsheet(sheet, rel)
+                continue
+            worksheet = self.wb.create_sheet(sheet.name)
+            with self.archive.open(rel.target) as part:
+                parsed = WorksheetReader(worksheet, part, self.shared_strings, self.data_only, self.rich_text)
+                parsed.bind_cells()
+                parsed.bind_col_dimensions()
+                parsed.bind_row_dimensions()
+            spans = parsed.parser.merged_cells
+            self.merges[worksheet.title] = [_merge(span.ref) for span in (spans.mergeCell if spans else [])]
+            worksheet.sheet_state = sheet.state
+
+
+def _merge(ref: str) -> Merge:
+    left, top, right, bottom = range_boundaries(ref)
+    assert left is not None and top is not None and right is not None and bottom is not None, ref
+    return top - 1, left - 1, bottom - 1, right - 1
 
 
 _BROKEN = "tệp bị hỏng hoặc tài liệu bị lỗi định dạng, không đúng cấu trúc bảng tính Excel"
@@ -58,7 +90,7 @@ def _read(name: str, data: bytes) -> tuple[list[Grid], list[Finding]]:
         raise _TooComplex(excess)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "extension not supported" and the like: noise, not problems
-        reader = ExcelReader(BytesIO(data), read_only=False, data_only=True, keep_links=False)
+        reader = _GridReader(BytesIO(data), read_only=False, data_only=True, keep_links=False)
         reader.read()
     book = reader.wb
     parts = {sheet.name: rel.target for sheet, rel in reader.parser.find_sheets() if rel is not None}
@@ -67,9 +99,11 @@ def _read(name: str, data: bytes) -> tuple[list[Grid], list[Finding]]:
     room = MAX_RESULT_CELLS
     try:
         for sheet in book.worksheets:
+            merges = reader.merges.get(sheet.title, [])
+            cells = _uncovered(_cells(sheet), merges)
             hidden = Hidden(*_hidden(sheet), _uncached(data, parts.get(sheet.title)))
-            grid, notes = make_grid(name, sheet.title, _cells(sheet), _merges(sheet), hidden)
-            grid = replace(grid, fonts=_legacy_fonts(sheet)) if grid else None
+            grid, notes = make_grid(name, sheet.title, cells, merges, hidden)
+            grid = replace(grid, fonts=_legacy_fonts(sheet, cells)) if grid else None
             room -= sum(len(row) for row in grid.rows) if grid else 0
             if room < 0:
                 raise _TooComplex(f"các trang tính có hơn {MAX_RESULT_CELLS:,} ô".replace(",", "."))
@@ -85,19 +119,30 @@ def _cells(sheet: Worksheet) -> dict[tuple[int, int], CellValue]:
     return {(r - 1, c - 1): plain(cell.value) for (r, c), cell in sheet._cells.items()}
 
 
-def _legacy_fonts(sheet: Worksheet) -> dict[tuple[int, int], str]:
-    """Text cells in a font of an old Vietnamese encoding (".VnTime", "VNI-Times"), for legacy_vn."""
+def _uncovered(cells: dict[tuple[int, int], CellValue], merges: list[Merge]) -> dict[tuple[int, int], CellValue]:
+    """`cells` without those a merge covers (all of its cells but the top left one): a spreadsheet program shows
+    only the top left cell's value. Each merge costs the smaller of its area and the number of cells."""
+    for top, left, bottom, right in merges:
+        if (bottom - top + 1) * (right - left + 1) <= len(cells):
+            covered = [(r, c) for r in range(top, bottom + 1) for c in range(left, right + 1)]
+        else:
+            covered = [(r, c) for r, c in cells if top <= r <= bottom and left <= c <= right]
+        for at in covered:
+            if at != (top, left):
+                cells.pop(at, None)
+    return cells
+
+
+def _legacy_fonts(sheet: Worksheet, cells: dict[tuple[int, int], CellValue]) -> dict[tuple[int, int], str]:
+    """Text cells (of `cells`) in a font of an old Vietnamese encoding (".VnTime", "VNI-Times"), for legacy_vn."""
     return {
         (r - 1, c - 1): cell.font.name
         for (r, c), cell in sheet._cells.items()
-        if isinstance(cell.value, str) and cell.font is not None and encoding_of_font(cell.font.name)
+        if isinstance(cell.value, str)
+        and (r - 1, c - 1) in cells
+        and cell.font is not None
+        and encoding_of_font(cell.font.name)
     }
-
-
-def _merges(sheet: Worksheet) -> list[Merge]:
-    return [
-        (span.min_row - 1, span.min_col - 1, span.max_row - 1, span.max_col - 1) for span in sheet.merged_cells.ranges
-    ]
 
 
 def _hidden(sheet: Worksheet) -> tuple[frozenset[int], frozenset[int]]:
