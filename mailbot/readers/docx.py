@@ -14,10 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from docx.opc.constants import RELATIONSHIP_TYPE
+from docx.opc.packuri import PACKAGE_URI, PackURI
 from docx.opc.part import XmlPart
+from docx.opc.phys_pkg import PhysPkgReader
+from docx.opc.pkgreader import _SerializedRelationships
 from docx.oxml.ns import qn
 from docx.oxml.parser import parse_xml
-from docx.package import Package
 
 from mailbot.model import CellValue, Finding, Grid, ReadResult, TextDocument
 from mailbot.readers import MAX_COLS, MAX_ROWS
@@ -104,15 +107,55 @@ def read_docx(name: str, data: bytes) -> ReadResult:
 
 
 def _document_body(data: bytes) -> tuple[_Element, _StyleFonts]:
-    """The `w:body` of the main document part (docm parts load as plain parts, so parse them here)."""
-    part = Package.open(io.BytesIO(data)).main_document_part
-    root = part.element if isinstance(part, XmlPart) else parse_xml(part.blob)
+    """The `w:body` of the main document part, and its styles' fonts.
+
+    Only the two parts a reading needs are parsed, found through the package's relationships as python-docx finds
+    them (`main_document_part`, `part_related_by`); python-docx's `Package.open` would parse every part and every
+    relationship of the package first (two thirds of a Phụ lục 2's read)."""
+    package: Any = PhysPkgReader(io.BytesIO(data))  # type: ignore[no-untyped-call]  # python-docx is untyped
+    try:
+        main = _related(package, PACKAGE_URI, RELATIONSHIP_TYPE.OFFICE_DOCUMENT)
+        if main is None:
+            raise KeyError("no main document part")
+        root = parse_xml(package.blob_for(main))
+        styles = _related(package, main, _STYLES_RELATION)
+        blob = package.blob_for(styles) if styles is not None else b""
+        fonts = _fonts_of(parse_xml(blob)) if _may_name_legacy_font(blob) else _StyleFonts()
+    finally:
+        package.close()
     if root.tag != qn("w:document"):
         raise ValueError("main part is not a Word document")
     body = root.find(qn("w:body"))
     if body is None:
         raise ValueError("Word document has no body")
-    return body, _style_fonts(part)
+    return body, fonts
+
+
+#: How a font name of an old Vietnamese encoding starts (legacy_vn.encoding_of_font, lower case), and a character
+#: reference, which could spell one.
+_LEGACY_STARTS = (b".vn", b"vn3", b"abc ", b"vni-", b"vni ", b"&#")
+
+
+def _may_name_legacy_font(styles: bytes) -> bool:
+    """Whether the styles part may give a style a legacy font; when it cannot, its fonts change nothing in a reading
+    (only a legacy font does), and its parse is skipped: a Word template's styles run to 350 KB of XML."""
+    lowered = styles.lower()
+    return any(start in lowered for start in _LEGACY_STARTS)
+
+
+def _related(package: Any, source: PackURI, reltype: str) -> PackURI | None:
+    """The part `source` relates to by `reltype` inside the package (None: no such relationship; ValueError: more
+    than one, as python-docx's `part_related_by` says)."""
+    found = [
+        rel.target_partname
+        for rel in _SerializedRelationships.load_from_xml(  # type: ignore[no-untyped-call]  # python-docx is untyped
+            source.baseURI, package.rels_xml_for(source)
+        )
+        if rel.reltype == reltype and not rel.is_external
+    ]
+    if len(found) > 1:
+        raise ValueError(f"more than one {reltype} relationship")
+    return found[0] if found else None
 
 
 def body_blocks(body: _Element) -> list[_Element]:
@@ -303,12 +346,19 @@ class _Legacy:
 
 
 def _style_fonts(part: Any) -> _StyleFonts:
-    fonts = _StyleFonts()
+    """The fonts of the styles part related to python-docx's `part` (for marking a copy, which has the document)."""
     try:
         related = part.part_related_by(_STYLES_RELATION)
         styles = related.element if isinstance(related, XmlPart) else parse_xml(related.blob)
     except (KeyError, AttributeError):
-        return fonts  # no styles part: direct formatting only
+        return _StyleFonts()  # no styles part: direct formatting only
+    return _fonts_of(styles)
+
+
+def _fonts_of(styles: _Element | None) -> _StyleFonts:
+    fonts = _StyleFonts()
+    if styles is None:
+        return fonts
     for style in styles.iterchildren(qn("w:style")):
         fonts.own[str(style.get(qn("w:styleId")))] = (_font_name(style), _attr(style, "w:basedOn"))
     fonts.default = _font_name(styles, "w:docDefaults/w:rPrDefault/w:rPr/w:rFonts")
