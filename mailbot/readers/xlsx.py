@@ -45,7 +45,7 @@ class _GridReader(ExcelReader):
             if rel.target not in self.valid_files:
                 continue
             if "chartsheet" in rel.Type:  # kept in the workbook's order of sheets, which its names refer to
-                self.read_chartsheet(sheet, rel)
+                self.read_chartsheet(sheet, rel)  # type: ignore[arg-type]  # the stubs' type; openpyxl passes this
                 continue
             worksheet = self.wb.create_sheet(sheet.name)
             with self.archive.open(rel.target) as part:
