@@ -24,7 +24,7 @@ from docx.oxml.parser import parse_xml
 
 from mailbot.model import CellValue, Finding, Grid, ReadResult, TextDocument
 from mailbot.readers import MAX_COLS, MAX_ROWS
-from mailbot.readers.legacy_vn import Encoding, encoding_of_font, legacy_finding, read_legacy
+from mailbot.readers.legacy_vn import FONT_STARTS, Encoding, encoding_of_font, legacy_finding, read_legacy
 
 #: lxml elements from python-docx's parser; lxml ships no type information, so they are `Any` here.
 _Element = Any
@@ -131,9 +131,8 @@ def _document_body(data: bytes) -> tuple[_Element, _StyleFonts]:
     return body, fonts
 
 
-#: How a font name of an old Vietnamese encoding starts (legacy_vn.encoding_of_font, lower case), and a character
-#: reference, which could spell one.
-_LEGACY_STARTS = (b".vn", b"vn3", b"abc ", b"vni-", b"vni ", b"&#")
+#: How a font name of an old Vietnamese encoding starts (lower case), and a character reference, which could spell one.
+_LEGACY_STARTS = (*(start.encode("ascii") for starts in FONT_STARTS.values() for start in starts), b"&#")
 
 
 def _may_name_legacy_font(styles: bytes) -> bool:
@@ -355,10 +354,8 @@ def _style_fonts(part: Any) -> _StyleFonts:
     return _fonts_of(styles)
 
 
-def _fonts_of(styles: _Element | None) -> _StyleFonts:
+def _fonts_of(styles: _Element) -> _StyleFonts:
     fonts = _StyleFonts()
-    if styles is None:
-        return fonts
     for style in styles.iterchildren(qn("w:style")):
         fonts.own[str(style.get(qn("w:styleId")))] = (_font_name(style), _attr(style, "w:basedOn"))
     fonts.default = _font_name(styles, "w:docDefaults/w:rPrDefault/w:rPr/w:rFonts")

@@ -93,17 +93,16 @@ _VNI_PATTERN = re.compile("|".join(re.escape(k) for k in sorted(_FROM_VNI, key=l
 
 # ---------------------------------------------------------------- fonts
 
+#: How the names of the fonts of each old encoding start (lower case, after leading spaces).
+FONT_STARTS: dict[Encoding, tuple[str, ...]] = {"tcvn3": (".vn", "vn3", "abc "), "vni": ("vni-", "vni ")}
+
 
 def encoding_of_font(font: str | None) -> Encoding | None:
     """The legacy encoding a font name stands for: ".VnTime", ".VnArialH" → tcvn3; "VNI-Times" → vni."""
     if not font:
         return None
     name = font.strip().lower()
-    if name.startswith(".vn") or name.startswith("vn3") or name.startswith("abc "):
-        return "tcvn3"
-    if name.startswith("vni-") or name.startswith("vni "):
-        return "vni"
-    return None
+    return next((encoding for encoding, starts in FONT_STARTS.items() if name.startswith(starts)), None)
 
 
 def is_upper_font(font: str | None) -> bool:
