@@ -99,9 +99,9 @@ def _read(name: str, data: bytes) -> tuple[list[Grid], list[Finding]]:
     room = MAX_RESULT_CELLS
     try:
         for sheet in book.worksheets:
+            hidden = Hidden(*_hidden(sheet), _uncached(data, parts.get(sheet.title)))  # its XML freed before the cells
             merges = reader.merges.get(sheet.title, [])
             cells = _uncovered(_cells(sheet), merges)
-            hidden = Hidden(*_hidden(sheet), _uncached(data, parts.get(sheet.title)))
             grid, notes = make_grid(name, sheet.title, cells, merges, hidden)
             grid = replace(grid, fonts=_legacy_fonts(sheet, cells)) if grid else None
             room -= sum(len(row) for row in grid.rows) if grid else 0
